@@ -1,0 +1,55 @@
+"""Shared fixtures. No test reaches a network: the hub is switched off here."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def small_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(6)],
+            "text": ["a", "b", "c", "d", "e", "f"],
+            "emotion": ["joy", "fear", "joy", "anger", "fear", "joy"],
+        }
+    )
+
+
+@pytest.fixture
+def small_space(small_frame):
+    from workbench import LatentSpace
+
+    generator = torch.Generator().manual_seed(0)
+    return LatentSpace(torch.randn(6, 4, generator=generator), small_frame, name="small", provenance={"layer": 1})
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """``tiny_models("gpt2")`` -> folder of a tiny random model saved with save_pretrained."""
+    from tests.tiny_models import tiny_model
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return lambda kind: tiny_model(kind, root)
+
+
+@pytest.fixture(scope="session")
+def minilm_path():
+    """Folder of the bundled real all-MiniLM-L6-v2."""
+    from workbench.encoders.bundled import default_text_model
+
+    return default_text_model()

@@ -1,0 +1,59 @@
+"""workbench: look inside models.
+
+Embeddings from speech, vision and language models, put into shared latent
+views; relative representations, local intrinsic dimension and emotion
+directions, interactively in JupyterLab.
+
+The public API is re-exported here and resolved lazily, so that
+``import workbench`` stays fast and ``workbench.__version__`` does not pay for
+importing torch.
+
+Examples
+--------
+>>> import workbench as wb
+>>> df = wb.load_emotion_sentences()
+>>> sorted(df["emotion"].unique())[:3]
+['anger', 'fear', 'joy']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # core objects
+    "LatentSpace": "workbench.space",
+    "LayerStack": "workbench.space",
+    # devices
+    "resolve_device": "workbench.device",
+    "resolve_dtype": "workbench.device",
+    "chunk_rows": "workbench.device",
+    # optional dependencies
+    "require": "workbench.extras",
+    # label sets
+    "taxonomy": "workbench.taxonomy",
+    # data
+    "datasets": "workbench.datasets",
+    "load_emotion_sentences": "workbench.datasets",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    # a name that is itself a submodule (``taxonomy``) resolves to the module
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

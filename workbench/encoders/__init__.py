@@ -1,0 +1,1 @@
+"""Encoders: models and data in, a LayerStack out (one LatentSpace per layer)."""

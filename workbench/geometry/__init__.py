@@ -1,0 +1,1 @@
+"""Geometry of latent spaces: neighbours, intrinsic dimension, relative views, directions."""

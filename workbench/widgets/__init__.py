@@ -1,0 +1,1 @@
+"""Jupyter widgets: the Explorer and linked views."""
