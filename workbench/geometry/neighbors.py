@@ -1,0 +1,228 @@
+"""Exact k-nearest neighbours, computed once and shared.
+
+A :class:`KNNGraph` is what local intrinsic dimension, UMAP
+(``precomputed_knn``), neighbour panels and space comparison all need; the
+workbench computes it once per (space, k, metric) and passes it around.
+
+The exact search runs in torch, on the GPU when there is one, over chunks of
+query rows sized from the free memory (:func:`workbench.device.chunk_rows`),
+so its peak memory is bounded whatever N is. Candidates are found with the
+fast ``|x|^2 + |y|^2 - 2 x.y`` expansion on centred data and then re-ranked on distances
+computed directly from the differences, which removes the cancellation error
+of the expansion for close neighbours (the ones TwoNN's ratios depend on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import numpy as np
+import torch
+
+from workbench.device import chunk_rows, resolve_device
+from workbench.space import LatentSpace
+
+__all__ = ["KNNGraph", "knn", "as_matrix"]
+
+Metric = Literal["euclidean", "cosine"]
+Data = Union[LatentSpace, torch.Tensor, np.ndarray]
+_METRICS = ("euclidean", "cosine")
+
+
+@dataclass(frozen=True)
+class KNNGraph:
+    """The k nearest neighbours of every row.
+
+    Attributes
+    ----------
+    indices : torch.Tensor of shape (n_queries, k), int64
+        Row positions of the neighbours, nearest first. A point is never its
+        own neighbour when the graph was computed on one set of rows.
+    distances : torch.Tensor of shape (n_queries, k), float
+        Euclidean distances, or cosine distances ``1 - cos``, ascending.
+    metric : {"euclidean", "cosine"}
+    """
+
+    indices: torch.Tensor
+    distances: torch.Tensor
+    metric: str
+
+    def __post_init__(self) -> None:
+        if self.indices.shape != self.distances.shape or self.indices.ndim != 2:
+            raise ValueError("indices and distances must both have shape (n_queries, k)")
+        if self.metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
+
+    @property
+    def n(self) -> int:
+        """Number of query rows."""
+        return self.indices.shape[0]
+
+    @property
+    def k(self) -> int:
+        """Neighbours per row."""
+        return self.indices.shape[1]
+
+    def __repr__(self) -> str:
+        return f"KNNGraph(n={self.n}, k={self.k}, metric={self.metric!r}, device={self.indices.device})"
+
+    def truncate(self, k: int) -> KNNGraph:
+        """The graph of the ``k`` nearest neighbours only (k <= self.k)."""
+        if not 1 <= k <= self.k:
+            raise ValueError(f"k must be between 1 and {self.k}; got {k}")
+        return KNNGraph(self.indices[:, :k], self.distances[:, :k], self.metric)
+
+    def cpu(self) -> KNNGraph:
+        return KNNGraph(self.indices.cpu(), self.distances.cpu(), self.metric)
+
+    def numpy(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indices, distances)`` as NumPy arrays of shape (n_queries, k)."""
+        distances = self.distances
+        if distances.dtype in (torch.float16, torch.bfloat16):
+            distances = distances.float()
+        return self.indices.cpu().numpy(), distances.cpu().numpy()
+
+    def for_umap(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indices, distances)`` with each point as its own first neighbour,
+        the form ``umap.UMAP(precomputed_knn=...)`` expects: shape (n, k + 1)."""
+        indices, distances = self.numpy()
+        own = np.arange(self.n)[:, None]
+        return np.hstack([own, indices]), np.hstack([np.zeros((self.n, 1), distances.dtype), distances])
+
+
+def as_matrix(data: Data, what: str = "data") -> torch.Tensor:
+    """The vectors of a LatentSpace, tensor or array as a finite 2-D tensor."""
+    if isinstance(data, LatentSpace):
+        return data.vectors  # validated on construction
+    tensor = data.detach() if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
+    if tensor.ndim != 2:
+        raise ValueError(f"{what} must have shape (n_samples, n_features); got {tuple(tensor.shape)}")
+    if not torch.is_floating_point(tensor):
+        tensor = tensor.float()
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{what} contains NaN or Inf; remove those rows first")
+    return tensor
+
+
+def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
+    return torch.float64 if tensor.dtype == torch.float64 else torch.float32
+
+
+def _normalise(x: torch.Tensor, what: str) -> torch.Tensor:
+    norms = x.norm(dim=1, keepdim=True)
+    zero = (norms.squeeze(1) == 0).nonzero().flatten()
+    if len(zero):
+        raise ValueError(
+            f"cosine distance is undefined for zero vectors; {what} has {len(zero)} at rows {zero[:5].tolist()}"
+        )
+    return x / norms
+
+
+def knn(
+    data: Data,
+    k: int,
+    *,
+    metric: Metric = "euclidean",
+    queries: Data | None = None,
+    device: str | torch.device = "auto",
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> KNNGraph:
+    """Exact k nearest neighbours of every row (or of ``queries``) among ``data``.
+
+    Parameters
+    ----------
+    data : LatentSpace, tensor or array of shape (n_samples, n_features)
+    k : int
+        Neighbours per row. Without ``queries`` a point is not its own
+        neighbour, so ``k < n_samples`` is required.
+    metric : {"euclidean", "cosine"}, default "euclidean"
+        Cosine distance is ``1 - cos(x, y)``.
+    queries : LatentSpace, tensor or array of shape (n_queries, n_features), optional
+        Rows to find neighbours for; by default ``data`` itself.
+    device : {"auto", "cpu", "cuda", ...}
+        Where to compute. The graph is returned on this device.
+    chunk_size : int, optional
+        Query rows per chunk; by default sized from the free memory.
+    progress : bool
+        Show a progress bar over chunks.
+
+    Returns
+    -------
+    KNNGraph
+        ``indices`` and ``distances`` of shape (n_queries, k).
+
+    Examples
+    --------
+    >>> import torch
+    >>> graph = knn(torch.tensor([[0.0], [1.0], [3.0]]), k=1)
+    >>> graph.indices.flatten().tolist(), graph.distances.flatten().tolist()
+    ([1, 0, 1], [1.0, 1.0, 2.0])
+    """
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}")
+    device = resolve_device(device)
+    base = as_matrix(data)
+    self_search = queries is None
+    query = base if self_search else as_matrix(queries, "queries")
+    if query.shape[1] != base.shape[1]:
+        raise ValueError(f"queries have {query.shape[1]} features but data has {base.shape[1]}")
+    n = base.shape[0]
+    k = int(k)
+    available = n - 1 if self_search else n
+    if k < 1:
+        raise ValueError(f"k must be at least 1; got {k}")
+    if k > available:
+        raise ValueError(
+            f"k={k} is too large: there are only {available} other points"
+            + (" (a point is not its own neighbour)" if self_search else "")
+        )
+    dtype = _compute_dtype(base)
+    x = base.to(device=device, dtype=dtype)
+    q = x if self_search else query.to(device=device, dtype=dtype)
+    if metric == "cosine":
+        x = _normalise(x, "data")
+        q = x if self_search else _normalise(q, "queries")
+    else:
+        # distances do not change under translation, and centring keeps the
+        # expansion's |x|^2 terms small, so little precision cancels away
+        centre = x.mean(0, keepdim=True)
+        x = x - centre
+        q = x if self_search else q - centre
+    # a few spare candidates absorb the rounding of the fast expansion
+    candidates = min(k + max(4, k // 8), available)
+    x_sq = (x * x).sum(1)
+    if chunk_size is None:
+        per_row = (n * (dtype.itemsize * 3 + 8)) + candidates * x.shape[1] * dtype.itemsize
+        chunk_size = chunk_rows(per_row, device=device, n_rows=q.shape[0], max_rows=65536)
+    indices_out = torch.empty((q.shape[0], k), dtype=torch.int64, device=device)
+    distances_out = torch.empty((q.shape[0], k), dtype=dtype, device=device)
+    starts = range(0, q.shape[0], chunk_size)
+    if progress and len(starts) > 1:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=f"{k}-NN ({metric})", unit="chunk")
+    with torch.inference_mode():
+        for start in starts:
+            block = q[start : start + chunk_size]
+            if metric == "euclidean":
+                scores = (block * block).sum(1, keepdim=True) + x_sq[None, :] - 2.0 * (block @ x.T)
+            else:
+                scores = -(block @ x.T)
+            if self_search:
+                rows = torch.arange(block.shape[0], device=device)
+                scores[rows, rows + start] = float("inf")
+            _, cand = torch.topk(scores, candidates, dim=1, largest=False, sorted=False)
+            del scores
+            # exact re-ranking of the candidates on directly computed distances
+            neighbours = x[cand]
+            if metric == "euclidean":
+                exact = (neighbours - block[:, None, :]).norm(dim=2)
+            else:
+                exact = (1.0 - (neighbours * block[:, None, :]).sum(2)).clamp_(0.0, 2.0)
+            del neighbours
+            order = torch.argsort(exact, dim=1, stable=True)[:, :k]
+            indices_out[start : start + block.shape[0]] = torch.gather(cand, 1, order)
+            distances_out[start : start + block.shape[0]] = torch.gather(exact, 1, order)
+    return KNNGraph(indices_out, distances_out, metric)
