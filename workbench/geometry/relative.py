@@ -235,7 +235,8 @@ class RelativeProjection(BaseEstimator):
         relative = self._project(space).to(space.device)
         if isinstance(X, LatentSpace):
             provenance = {**X.provenance, "relative": self._record(X.name)}
-            return X.with_vectors(relative, name=f"{X.name} (relative)", provenance=provenance)
+            # _project has checked every value is finite: skip a second full pass
+            return LatentSpace._trusted(relative, X.meta, f"{X.name} (relative)", provenance)
         return relative if isinstance(X, torch.Tensor) else relative.cpu().numpy()
 
     def fit_transform(self, X: Data, y: Any = None) -> Data:
