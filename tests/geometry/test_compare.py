@@ -145,6 +145,8 @@ def test_compare_errors(rng):
         compare(a, a, k=20)
     with pytest.raises(ValueError, match="metrics must be among"):
         compare(a, a, metrics=("procrustes",))
+    with pytest.raises(TypeError, match="is a LayerStack; pick one layer"):
+        compare(LayerStack({0: a}), a)
     zeros = np.zeros((20, 3))
     with pytest.raises(ValueError, match="zero vectors"):
         compare(zeros, zeros, metrics=("cosine",))

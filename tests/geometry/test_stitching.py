@@ -59,6 +59,12 @@ def test_different_widths_report_relative_and_aligned(rng):
     assert table.loc["relative", "stitched"] > 0.5 and not np.isnan(table.loc["aligned", "stitched"])
 
 
+def test_default_anchors_fit_small_training_sets(rng):
+    x, meta = _blobs(rng, n_per_class=30)  # 90 training samples: fewer than the default 300 anchors
+    table = stitch(LatentSpace(x, meta), LatentSpace(x @ _orthogonal(rng, 12), meta), by="label")
+    assert len(table.attrs["anchors"]) == table.attrs["n_train"] == 90
+
+
 def test_split_errors(rng):
     x, meta = _blobs(rng, n_per_class=10)
     a = LatentSpace(x, meta)

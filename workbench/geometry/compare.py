@@ -117,6 +117,7 @@ def compare(
     metrics: Sequence[str] = ("jaccard", "mrr", "cosine", "cka"),
     distance: Metric = "cosine",
     device: str | torch.device = "auto",
+    progress: bool = False,
 ) -> pd.Series:
     """Compare two latent spaces on the samples they share (matched by id).
 
@@ -157,6 +158,8 @@ def compare(
         Neighbour distance (relreps uses cosine).
     device : {"auto", "cpu", "cuda", ...}
         Where the neighbour searches run.
+    progress : bool, default False
+        Show progress bars over the chunks of large neighbour searches.
 
     Returns
     -------
@@ -174,7 +177,7 @@ def compare(
     metrics = _check_metrics(metrics)
     a, b = match_rows(space_a, space_b)
     _check_k(k, a.n, metrics)
-    cache = _Neighbours(k, distance, device)
+    cache = _Neighbours(k, distance, device, progress)
     key_b = "a" if space_a is space_b else "b"
     values = {metric: _pair_value(metric, a, b, cache, "a", key_b) for metric in metrics}
     _warn_if_incomparable(a, b, metrics)
@@ -221,7 +224,7 @@ def compare_layers(
     >>> import torch, pandas as pd
     >>> x = torch.randn(40, 4, generator=torch.Generator().manual_seed(0))
     >>> stack = LayerStack({0: x, 1: 2 * x, 2: torch.randn(40, 4)}, meta=pd.DataFrame({"id": range(40)}))
-    >>> compare_layers(stack, progress=False).round(3).iloc[0, 1]
+    >>> float(compare_layers(stack, progress=False).round(3).iloc[0, 1])
     1.0
     """
     (metric,) = _check_metrics([metric])
@@ -234,8 +237,8 @@ def compare_layers(
     rows_a = pd.Index(stack.ids).get_indexer(first_a.ids)
     rows_b = pd.Index(other.ids).get_indexer(first_b.ids)
     _check_k(k, len(rows_a), [metric])
-    layers_a = [space.take(rows_a) for space in stack]
-    layers_b = layers_a if other is stack else [space.take(rows_b) for space in other]
+    layers_a = _rows(stack, rows_a)
+    layers_b = layers_a if other is stack else _rows(other, rows_b)
     # the other stack's layers get their own cache keys unless it is the same stack
     side_b = "a" if other is stack else "b"
     if metric == "cka" and (len(layers_a) + len(layers_b)) * len(rows_a) ** 2 * 8 <= _GRAM_BYTES:
@@ -266,6 +269,13 @@ def compare_layers(
 #: CKA between many layers goes through per-layer Gram matrices (n × n,
 #: float64) when they all fit in this many bytes, and pair by pair otherwise
 _GRAM_BYTES = 2**30
+
+
+def _rows(stack: LayerStack, positions: np.ndarray) -> list[LatentSpace]:
+    """Every layer restricted to ``positions`` (no copy when that is every row in order)."""
+    if np.array_equal(positions, np.arange(stack.n)):
+        return list(stack)
+    return [space.take(positions) for space in stack]
 
 
 def _check_metrics(metrics: Sequence[str]) -> list[str]:
@@ -309,21 +319,22 @@ def _warn_if_incomparable(a: LatentSpace, b: LatentSpace, metrics: Sequence[str]
 class _Neighbours:
     """k-NN results reused across the metrics and layer pairs of one call."""
 
-    def __init__(self, k: int, distance: Metric, device: str | torch.device) -> None:
-        self.k, self.distance, self.device = int(k), distance, device
+    def __init__(self, k: int, distance: Metric, device: str | torch.device, progress: bool = False) -> None:
+        self.k, self.distance, self.device, self.progress = int(k), distance, device, progress
         self._own: dict = {}
         self._cross: dict = {}
 
     def own(self, key, space: LatentSpace, k: int) -> torch.Tensor:
         """Each row's ``k`` nearest other rows of ``space``."""
         if key not in self._own:
-            self._own[key] = knn(space, self.k, metric=self.distance, device=self.device).indices.cpu()
+            graph = knn(space, self.k, metric=self.distance, device=self.device, progress=self.progress)
+            self._own[key] = graph.indices.cpu()
         return self._own[key][:, :k]
 
     def cross(self, key_a, key_b, a: LatentSpace, b: LatentSpace) -> torch.Tensor:
         """The ``k`` rows of ``b`` nearest to each row of ``a`` used as a query."""
         if (key_a, key_b) not in self._cross:
-            graph = knn(b, self.k, queries=a, metric=self.distance, device=self.device)
+            graph = knn(b, self.k, queries=a, metric=self.distance, device=self.device, progress=self.progress)
             self._cross[key_a, key_b] = graph.indices.cpu()
         return self._cross[key_a, key_b]
 

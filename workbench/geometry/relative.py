@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator
 
 from workbench.device import chunk_rows, resolve_device
 from workbench.geometry.anchors import Strategy, anchor_positions, select_anchors
-from workbench.space import LatentSpace
+from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["RelativeProjection", "SIMILARITIES", "as_space", "jsonable"]
 
@@ -38,6 +38,8 @@ def as_space(data: Data, what: str = "data") -> LatentSpace:
     """A LatentSpace as is; a tensor or array as a space with ids ``0..n-1``."""
     if isinstance(data, LatentSpace):
         return data
+    if isinstance(data, LayerStack):
+        raise TypeError(f"{what} is a LayerStack; pick one layer (stack[-1]) or use compare_layers for all of them")
     try:
         return LatentSpace(data, name=what)
     except (TypeError, ValueError) as exc:

@@ -46,7 +46,7 @@ def stitch(
     space_b: Data,
     *,
     by: str,
-    anchors: int | Sequence = 300,
+    anchors: int | Sequence | None = None,
     strategy: Strategy = "stratified",
     similarity: Similarity = "cosine",
     classifier: Any = None,
@@ -65,9 +65,10 @@ def stitch(
         two training seeds, or two models on parallel data.
     by : str
         Meta column of ``space_a`` with the class labels.
-    anchors : int or sequence of ids, default 300
+    anchors : int or sequence of ids, optional
         Anchor ids shared by both spaces, or how many to choose (from the
-        training samples of A, with ``strategy``).
+        training samples of A, with ``strategy``). By default 300, or all
+        training samples when there are fewer.
     strategy : {"stratified", "random", "fps", "kmeans"}, default "stratified"
         How to choose anchors when ``anchors`` is a number (stratified by ``by``).
     similarity : {"cosine", "euclidean", "l1", "rbf"}, default "cosine"
@@ -113,6 +114,8 @@ def stitch(
     # integer codes: scikit-learn refuses object arrays of mixed or numeric labels
     _, labels = np.unique(np.asarray([str(v) for v in a.labels(by)]), return_inverse=True)
     train, test = _split(a, labels, train_ids, test_ids, test_size, seed)
+    if anchors is None:
+        anchors = min(300, len(train))
     if isinstance(anchors, (int, np.integer)) and not isinstance(anchors, bool):
         anchors = select_anchors(
             a.take(train), int(anchors), strategy=strategy, by=by, seed=seed, device=device
