@@ -191,7 +191,7 @@ class RelativeProjection(BaseEstimator):
         off_diagonal = squared[~torch.eye(len(squared), dtype=torch.bool, device=squared.device)]
         median = float(off_diagonal.median()) if off_diagonal.numel() else 0.0
         if not median > 0:
-            raise ValueError("the anchors are all identical, so the RBF width cannot be fitted; pass gamma=")
+            raise ValueError("fitting the RBF width needs at least two distinct anchors; pass gamma=")
         return 1.0 / median
 
     def _pre_transform(self, x: torch.Tensor, ids: np.ndarray, what: str) -> torch.Tensor:

@@ -90,7 +90,8 @@ def stitch(
         Index ``["absolute", "relative", "aligned"]``, columns
         ``same_space`` (trained and tested on A) and ``stitched`` (trained on
         A, tested on B). ``aligned`` maps B onto A with :class:`Procrustes`
-        fitted on the anchors, then uses the absolute classifier. The absolute
+        fitted on the anchors, then uses the absolute classifier (so its
+        ``same_space`` is the absolute one). The absolute
         stitched accuracy is NaN (with a warning) when the widths differ.
         ``attrs`` holds ``chance`` (the majority-class rate of the test
         labels), ``n_train``, ``n_test`` and ``anchors`` (the ids).
@@ -117,9 +118,7 @@ def stitch(
     if anchors is None:
         anchors = min(300, len(train))
     if isinstance(anchors, (int, np.integer)) and not isinstance(anchors, bool):
-        anchors = select_anchors(
-            a.take(train), int(anchors), strategy=strategy, by=by, seed=seed, device=device
-        )
+        anchors = select_anchors(a.take(train), int(anchors), strategy=strategy, by=by, seed=seed, device=device)
     anchor_ids = a.ids[anchor_positions(a, anchors)]
     classifier = default_classifier() if classifier is None else classifier
 
