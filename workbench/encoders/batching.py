@@ -20,7 +20,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -162,7 +162,3 @@ class LayerBuffers:
         index = torch.as_tensor(np.flatnonzero(keep), dtype=torch.long, device=self.device)
         return [buffer.index_select(0, index) for buffer in self.buffers]
 
-
-def gather_rows(values: Sequence[Any], positions: np.ndarray) -> list[Any]:
-    """``[values[i] for i in positions]`` for a list-like (used once per batch)."""
-    return [values[int(i)] for i in positions]
