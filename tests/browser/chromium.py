@@ -36,14 +36,17 @@ LOCAL_SCHEMES = ("file:", "data:", "blob:")
 
 
 def chromium_executable() -> str:
-    """Path of the system Chromium; skips with ``SKIP_BROWSER=1``, fails when it is missing."""
+    """Path of the system Chromium; skips with ``SKIP_BROWSER=1``, fails when it is missing.
+
+    ``$CHROMIUM`` names another Chromium binary (e.g. on a machine without apt).
+    """
     if os.environ.get("SKIP_BROWSER") == "1":
         pytest.skip("SKIP_BROWSER=1: the headless-Chromium tests are switched off")
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(path, os.X_OK):
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(
-            "the browser tests need Debian's chromium: `sudo apt-get install chromium` (or `make system-deps`); "
-            "set SKIP_BROWSER=1 to skip them",
+            f"the browser tests need Chromium and there is none at {path}: `sudo apt-get install chromium` "
+            "(or `make system-deps`), or set CHROMIUM=/path/to/chromium; SKIP_BROWSER=1 skips these tests",
             pytrace=False,
         )
     try:
