@@ -91,7 +91,12 @@ def watch(page: Any, allow: Callable[[str], bool]) -> Watch:
             request_route.abort()
 
     page.context.route("**/*", route)
-    page.on("console", lambda message: message.type == "error" and seen.problems.append(f"console: {message.text}"))
+    def console(message: Any) -> None:
+        if message.type == "error":
+            where = (message.location or {}).get("url") or "?"
+            seen.problems.append(f"console: {message.text} ({where[:120]})")
+
+    page.on("console", console)
     page.on("pageerror", lambda error: seen.problems.append(f"page error: {error}"))
     page.on("dialog", lambda dialog: (seen.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     return seen

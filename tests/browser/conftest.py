@@ -19,6 +19,8 @@ from tests.browser.chromium import chromium_executable, launch, same_host, watch
 from tests.browser.lab import LabServer
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
+#: The tutorial notebooks, as in the source tree.
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 _FAILED = pytest.StashKey[bool]()
 
@@ -35,6 +37,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 
 @pytest.fixture(scope="session")
+def quickstart_source() -> Path:
+    """``notebooks/01_quickstart.ipynb``."""
+    return NOTEBOOKS / "01_quickstart.ipynb"
+
+
+@pytest.fixture(scope="session")
 def artifacts() -> Path:
     """``tests/artifacts/browser/``: screenshots and logs the suite leaves for people to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -48,21 +56,22 @@ def browser() -> Iterator[Any]:
         yield running
 
 
-def _kernel_pythonpath() -> str:
-    """PYTHONPATH that makes the kernel import the very ``workbench`` these tests import."""
+@pytest.fixture(scope="session")
+def workbench_env() -> dict[str, str]:
+    """Environment for a process (a kernel, the CLI) that must import the very ``workbench`` these tests import."""
     import workbench
 
     source = str(Path(workbench.__file__).resolve().parents[1])
-    return os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {"PYTHONPATH": os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[LabServer]:
+def lab_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path, workbench_env: dict) -> Iterator[LabServer]:
     """JupyterLab on 127.0.0.1, a free port and a token, in a temporary folder; always stopped afterwards."""
     chromium_executable()  # skipped or failed before anything starts when there is no browser to use it
     log = artifacts / "jupyter-server.log"
     log.unlink(missing_ok=True)
-    server = LabServer(tmp_path_factory.mktemp("lab"), log, env={"PYTHONPATH": _kernel_pythonpath()})
+    server = LabServer(tmp_path_factory.mktemp("lab"), log, env=workbench_env)
     with server:
         yield server
 
@@ -88,3 +97,4 @@ def lab_page(request: pytest.FixtureRequest, browser: Any, lab_server: LabServer
             except Exception as exc:  # the page may be what broke; the test's own error matters more
                 print(f"no failure screenshot: {exc}")
         context.close()
+        lab_server.shutdown_kernels()  # the next test starts from a quiet machine

@@ -98,10 +98,15 @@ class LabServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def lab_url(self, path: str = "") -> str:
-        """The address that opens ``path`` (relative to :attr:`work`) in Lab, token included."""
+    def lab_url(self, path: str = "", workspace: str | None = None) -> str:
+        """The address that opens ``path`` (relative to :attr:`work`) in Lab, token included.
+
+        With ``workspace``, Lab starts in that (new) workspace, so what other
+        tests left open is not restored next to it.
+        """
+        space = f"/workspaces/{workspace}" if workspace else ""
         tree = f"/tree/{path}" if path else ""
-        return f"{self.url}/lab{tree}?token={self.token}"
+        return f"{self.url}/lab{space}{tree}?token={self.token}"
 
     def _environment(self) -> dict[str, str]:
         jupyter = self.root / "jupyter"
@@ -182,6 +187,13 @@ class LabServer:
         """GET ``/api/<path>`` as JSON (e.g. ``"kernels"``)."""
         with urllib.request.urlopen(f"{self.url}/api/{path}?token={self.token}", timeout=10) as response:
             return json.load(response)
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every kernel the server runs (what closing the notebooks would not do)."""
+        for kernel in self.api("kernels"):
+            request = urllib.request.Request(f"{self.url}/api/kernels/{kernel['id']}?token={self.token}", method="DELETE")
+            with urllib.request.urlopen(request, timeout=30):
+                pass
 
     def stop(self) -> None:
         """Stop the server and every process it started; safe to call twice.

@@ -42,7 +42,8 @@ class LabNotebook:
 
     def open(self, timeout: float = 120) -> LabNotebook:
         """Load Lab on this notebook and wait until its kernel is up; the file browser is folded away."""
-        self.page.goto(self.server.lab_url(self.name))
+        workspace = re.sub(r"\W+", "-", self.name)  # a workspace of its own: no other notebook is restored beside it
+        self.page.goto(self.server.lab_url(self.name, workspace=workspace))
         self.page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=timeout * 1000)
         self.page.get_by_text("| Idle").wait_for(timeout=timeout * 1000)  # the status bar: "Python 3 (ipykernel) | Idle"
         if self.page.locator("#jp-left-stack").is_visible():
@@ -75,6 +76,11 @@ class LabNotebook:
     def wait_settled(self, timeout: float) -> None:
         self.page.wait_for_function(_SETTLED, timeout=timeout * 1000, polling=250)
 
+    def pause(self, timeout: float = 30) -> None:
+        """A person's pause: the kernel has answered whatever the page just sent it (widget events)."""
+        self.page.wait_for_timeout(250)  # the kernel's "busy" takes a moment to show
+        self.wait_settled(timeout)
+
     # -- reading ----------------------------------------------------------------
 
     def index_of(self, piece: str) -> int:
@@ -97,6 +103,19 @@ class LabNotebook:
     def executed(self) -> list[int | None]:
         """Execution count shown by every code cell (None where it has not run)."""
         return [int(match.group(1)) if (match := _PROMPT.fullmatch(prompt)) else None for prompt in self.prompts()]
+
+    def screenshot_all(self, path: Path, *, limit: int = 12_000) -> None:
+        """A picture of the whole notebook: the window is made as tall as the notebook for the shot."""
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook').scrollHeight"
+        )
+        self.page.set_viewport_size({"width": size["width"], "height": min(limit, height + 200)})
+        try:
+            self.page.wait_for_timeout(500)  # Lab lays itself out again
+            self.page.screenshot(path=str(path))
+        finally:
+            self.page.set_viewport_size(size)
 
     def save(self, timeout: float = 30) -> nbformat.NotebookNode:
         """File > Save (Ctrl+S), wait until Lab wrote it, and read it back."""

@@ -8,6 +8,7 @@ point or a box drawn around chosen points exactly as a person would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,10 +45,20 @@ _GL_DRAWN = """gd => {
 
 
 class Plot:
-    """One plotly graph ``div`` (``.js-plotly-plot``) in a Playwright page."""
+    """One plotly graph ``div`` (``.js-plotly-plot``) in a Playwright page.
 
-    def __init__(self, page: Any, graph: Any) -> None:
+    ``settle`` (optional) is called where a person's hand would pause: after
+    reaching the start of a drag, before releasing it, before a double
+    click. A widget needs it: ipywidgets merges the state updates a view
+    makes while its previous one is still unanswered, and plotly's
+    FigureWidget reports hover, unhover and selection through one trait, so
+    a selection made within one kernel round trip of a hover can be
+    overwritten by the unhover that follows it and never reach Python.
+    """
+
+    def __init__(self, page: Any, graph: Any, settle: Callable[[], None] | None = None) -> None:
         self.page, self.graph = page, graph  # graph: a Locator of the div
+        self._settle = settle or (lambda: None)
 
     def traces(self) -> list[dict]:
         """``{type, name, visible, n, finite}`` per trace, as plotly holds it."""
@@ -57,6 +68,12 @@ class Plot:
         """Viewport pixel ``(x, y)`` of every point of ``trace`` (n × 2) and the plot area ``(x0, y0, x1, y1)``."""
         self.graph.scroll_into_view_if_needed()
         found = self.graph.evaluate(_PIXELS, trace)
+        for _ in range(20):  # wait out a relayout (a resize, a scroll) in progress: two reads agree
+            self.page.wait_for_timeout(150)
+            again = self.graph.evaluate(_PIXELS, trace)
+            if again == found:
+                break
+            found = again
         return np.asarray(found["points"], dtype=float).reshape(-1, 2), tuple(found["area"])
 
     def webgl_drawn(self) -> bool:
@@ -72,24 +89,45 @@ class Plot:
         """Press at one corner, move to the other in steps, release: a box selection."""
         mouse = self.page.mouse
         mouse.move(x0, y0)
+        self._settle()
         mouse.down()
         mouse.move(x1, y1, steps=12)
+        self._settle()
         mouse.up()
 
     def drag_lasso(self, polygon: np.ndarray) -> None:
         """Press at the first vertex, pass through the others, release near where it started."""
         mouse = self.page.mouse
         mouse.move(*polygon[0])
+        self._settle()
         mouse.down()
         for x, y in polygon[1:]:
             mouse.move(x, y, steps=4)
         mouse.move(*polygon[0], steps=4)
+        self._settle()
         mouse.up()
 
     def hover_point(self, pixel: np.ndarray) -> None:
         mouse = self.page.mouse
         mouse.move(pixel[0] - 6, pixel[1] - 6)  # arrive from nearby, as a hand does: plotly hovers on mouse moves
         mouse.move(pixel[0], pixel[1], steps=3)
+
+    def hover_label(self) -> str:
+        """The text of the hover label shown now, its lines joined by spaces ("" when none)."""
+        return self.graph.evaluate(
+            """gd => {
+              const text = gd.querySelector('.hoverlayer .hovertext text');
+              if (!text) return '';
+              const lines = text.querySelectorAll('tspan.line');
+              return lines.length ? Array.from(lines, l => l.textContent).join(' ') : text.textContent;
+            }"""
+        )
+
+    def double_click(self, x: float, y: float) -> None:
+        """A double click: in select and lasso modes, plotly clears the selection."""
+        self.page.mouse.move(x, y)
+        self._settle()
+        self.page.mouse.dblclick(x, y)
 
 
 def clear_box(pixels: np.ndarray, area: tuple, *, want: tuple[int, int] = (8, 40), margin: float = 4.0):
@@ -123,13 +161,20 @@ def clear_box(pixels: np.ndarray, area: tuple, *, want: tuple[int, int] = (8, 40
     return None
 
 
-def lonely_point(pixels: np.ndarray, area: tuple, *, room: float = 12.0) -> int:
-    """Index of a point at least ``room`` pixels from every other, nearest the plot's centre (for a sure hover)."""
+def lonely_point(pixels: np.ndarray, area: tuple, *, room: float = 12.0, prefer: np.ndarray | None = None) -> int:
+    """Index of a point at least ``room`` pixels from every other (so a hover finds it and no other).
+
+    Among such points, one where the boolean mask ``prefer`` is true if there
+    is any, and of those the nearest the plot's centre.
+    """
     x_lo, y_lo, x_hi, y_hi = area
     distances = np.linalg.norm(pixels[:, None] - pixels[None], axis=-1)
     np.fill_diagonal(distances, np.inf)
     inside = (pixels[:, 0] > x_lo + room) & (pixels[:, 0] < x_hi - room) & (pixels[:, 1] > y_lo + room) & (pixels[:, 1] < y_hi - room)
-    candidates = np.flatnonzero(inside & (distances.min(axis=1) >= room))
+    lonely = inside & (distances.min(axis=1) >= room)
+    if prefer is not None and (lonely & prefer).any():
+        lonely &= prefer
+    candidates = np.flatnonzero(lonely)
     if candidates.size == 0:
         raise LookupError(f"no point is {room} px from all others")
     centre = np.array([(x_lo + x_hi) / 2, (y_lo + y_hi) / 2])

@@ -53,7 +53,7 @@ def test_a_figurewidget_draws_and_talks_back_to_python(notebook, lab_page, artif
     assert notebook.errors() == ["cell 2: ZeroDivisionError: division by zero"]
     assert all(count is not None for count in notebook.executed())
 
-    plot = Plot(lab_page, notebook.output(0).locator(".js-plotly-plot"))
+    plot = Plot(lab_page, notebook.output(0).locator(".js-plotly-plot"), settle=notebook.pause)
     lab_page.wait_for_function("gd => gd._fullData && gd._fullData.length > 0", arg=plot.graph.element_handle())
     traces = plot.traces()
     assert [(t["type"], t["n"], t["finite"]) for t in traces] == [("scattergl", N_POINTS, N_POINTS)]
