@@ -39,6 +39,13 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    # 2-D / 3-D views and how far to trust them
+    "project": "workbench.geometry.views",
+    "trustworthiness": "workbench.geometry.views",
+    "neighbour_preservation": "workbench.geometry.views",
+    # widgets
+    "Explorer": "workbench.widgets",
+    "link": "workbench.widgets",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -290,7 +290,7 @@ def project(
     coords = np.ascontiguousarray(coords, dtype=np.float32)
     trust = sampled = None
     if quality:
-        k = min(int(k), n - 2)
+        k = max(1, min(int(k), (n - 1) // 2))  # tiny spaces: as many neighbours as the measure allows
         trust = trustworthiness(matrix, coords, k=k, metric=metric, sample=sample, seed=seed)
         sampled = sample if n > sample else None
     view = View(coords, method, {"dims": dims, "seed": seed, "metric": metric, **merged}, trust, k, sampled, name)

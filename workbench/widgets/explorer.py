@@ -1,0 +1,662 @@
+"""The Explorer: an interactive, honest 2-D/3-D map of a latent space.
+
+``Explorer(space_or_stack, color="emotion")`` shows a WebGL scatter of the
+rows (PCA, UMAP or t-SNE) with controls around it: a layer slider for a
+LayerStack, the projection, the colour (any meta column, a per-point score,
+Parrott tiers, the map's own neighbour preservation) with a searchable
+legend, and a side panel with the hovered or clicked row's text, image and
+audio. Lasso or box selections come back to Python as a DataFrame
+(:attr:`Explorer.selection`) and can be set from Python
+(:meth:`Explorer.select`); unselected points stay visible, dimmed.
+
+Every map carries its trustworthiness, and can be coloured by
+``"preservation"`` to show *where* it misplaces neighbours.
+
+:meth:`Explorer.grid` shows several layers side by side in one figure,
+Procrustes-aligned so a point stays put from pane to pane;
+:func:`workbench.widgets.linking.link` shares selection and hover between
+explorers of other layers, models or modalities.
+
+What travels to the browser is kept small and binary (see
+:mod:`workbench.widgets.transport`): coordinates as float32 arrays, colours as
+int32 codes or float32 values with a colorscale; changing the colour does
+not resend coordinates, changing the layer resends only coordinates (and
+colours that depend on the layer).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from workbench.geometry.views import METHODS, View, align_to, neighbour_preservation, project
+from workbench.space import LatentSpace, LayerStack
+from workbench.widgets.colors import ColorEncoding, encode_colors
+from workbench.widgets.figure import MapFigure, hover_texts
+from workbench.widgets.options import NONE, ColorOptions
+from workbench.widgets.panel import RowPanel
+
+__all__ = ["Explorer"]
+
+_METHOD_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+
+
+def _stylesheet() -> widgets.HTML:
+    css = resources.files("workbench.widgets").joinpath("static/explorer.css").read_text(encoding="utf-8")
+    return widgets.HTML(f"<style>{css}</style>", layout=widgets.Layout(display="none"))
+
+
+def _as_layers(data: Any) -> tuple[dict[Any, LatentSpace], pd.DataFrame, str]:
+    """``(layer key -> space, shared meta, name)`` of a space, a stack or a mapping of spaces."""
+    if isinstance(data, LatentSpace):
+        return {data.name: data}, data.meta, data.name
+    if isinstance(data, Mapping):
+        if not data:
+            raise ValueError("there are no layers to explore: the mapping is empty")
+        data = LayerStack(data)
+    if isinstance(data, LayerStack):
+        if len(data) == 0:
+            raise ValueError("there are no layers to explore: the LayerStack is empty")
+        return dict(data.items()), data.meta, data.name
+    raise TypeError(f"Explorer needs a LatentSpace, a LayerStack or a mapping of spaces; got {type(data).__name__}")
+
+
+def _layer_key(layers: Sequence, key: Any) -> Any:
+    if isinstance(key, np.integer):
+        key = int(key)
+    if key in layers:
+        return key
+    if isinstance(key, int) and -len(layers) <= key < 0:
+        return layers[key]
+    raise KeyError(f"no layer {key!r}; layers are {list(layers)}")
+
+
+class Explorer(widgets.VBox):
+    """An interactive map of a LatentSpace or of every layer of a LayerStack.
+
+    Parameters
+    ----------
+    data : LatentSpace, LayerStack, or mapping of name -> LatentSpace
+        The spaces share their rows (same ``id`` in the same order).
+    color : str, array-like, callable, or None
+        What to colour by first: a meta column (categorical or numeric),
+        ``"preservation"``, a Parrott roll-up option, an array/Series with one
+        value per row, or a callable ``space -> array`` (evaluated per layer).
+    hover : str or None
+        Meta column shown on hover (escaped, wrapped); None shows ids only.
+    colors : mapping of name -> option, optional
+        More entries for the colour dropdown (arrays, Series, callables).
+    method : {"pca", "umap", "tsne"}
+    layer : layer key or int
+        Layer shown first (negative counts from the end).
+    dims : {2, 3}
+    seed : int
+        Seed of UMAP / t-SNE (and of the trustworthiness sample).
+    metric : {"euclidean", "cosine"}
+        High-dimensional distance for UMAP, t-SNE and the quality scores.
+    k : int
+        Neighbours for trustworthiness and preservation.
+    sample : int
+        With more rows than this, trustworthiness is estimated on this many
+        random query points (its cost grows with ``sample × n``).
+    anchors : ids or boolean mask, optional
+        Rows drawn as anchors (diamonds), e.g. a relative projection's anchors.
+    params : mapping of method -> dict, optional
+        Projection parameters, e.g. ``{"umap": {"n_neighbors": 30}}``.
+    align : bool
+        Procrustes-align every layer's map onto the first layer shown (and
+        grid panes onto their left neighbour), so points do not jump.
+    panes : list of layer keys, optional
+        Show these layers side by side instead of one with a slider (see
+        :meth:`grid`).
+    cols : int
+        Panes per row in a grid.
+    height : int, optional
+        Figure height in pixels.
+    point_size : float, optional
+    autoplay : bool
+        Play a row's audio as soon as it is shown in the panel.
+
+    Examples
+    --------
+    >>> import torch, pandas as pd
+    >>> from workbench import LatentSpace
+    >>> meta = pd.DataFrame({"id": range(60), "emotion": ["joy", "fear", "anger"] * 20})
+    >>> explorer = Explorer(LatentSpace(torch.randn(60, 8), meta), color="emotion", hover=None)
+    >>> explorer.select([0, 1, 2])
+    >>> explorer.selection["emotion"].tolist()
+    ['joy', 'fear', 'anger']
+    """
+
+    def __init__(
+        self,
+        data: LatentSpace | LayerStack | Mapping[Any, LatentSpace],
+        color: Any = None,
+        hover: str | None = "text",
+        *,
+        colors: Mapping[str, Any] | None = None,
+        method: str = "pca",
+        layer: Any = -1,
+        dims: int = 2,
+        seed: int = 0,
+        metric: str = "euclidean",
+        k: int = 10,
+        sample: int = 1000,
+        anchors: Any = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        align: bool = True,
+        panes: Sequence[Any] | None = None,
+        cols: int = 3,
+        height: int | None = None,
+        point_size: float | None = None,
+        autoplay: bool = True,
+    ) -> None:
+        self._layers, self.meta, self.name = _as_layers(data)
+        keys = list(self._layers)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        if dims not in (2, 3):
+            raise ValueError(f"dims must be 2 or 3; got {dims!r}")
+        if panes is not None:
+            panes = [_layer_key(keys, key) for key in panes]
+            if not panes:
+                raise ValueError("a grid needs at least one layer; layers=[] was given")
+        self._grid = panes is not None
+        self._panes = list(panes) if self._grid else [_layer_key(keys, layer)]
+        # per projection, the layer every other layer's map is aligned onto:
+        # the first one shown with it (so switching method computes one map)
+        self._references: dict[str, Any] = {}
+        self._dims, self._seed, self._metric, self._k, self._align = dims, seed, metric, k, align
+        self._sample = sample
+        self._params = {m: dict(p) for m, p in (params or {}).items()}
+        self.options = ColorOptions(self.meta, colors)
+        self._color = self.options.resolve(color)
+        self._selection: np.ndarray | None = None
+        self._listeners: dict[str, list[Callable]] = {"select": [], "hover": []}
+        self._encodings: dict[tuple, ColorEncoding] = {}
+        self._maps: dict[tuple, np.ndarray] = {}
+        self._highlight: set[str] | None = None
+        self._method = method
+        self._anchors = self._positions(anchors) if anchors is not None else None
+        self._hover_column = self._check_hover(hover)
+
+        self.panel = RowPanel(self.meta, autoplay=autoplay)
+        encoding = self._encoding()
+        texts = hover_texts(
+            self.meta[self._hover_column] if self._hover_column else [""] * len(self.meta), self.meta["id"]
+        )
+        self._figure = MapFigure(
+            [self._map(key) for key in self._panes],
+            self._titles(),
+            texts,
+            encoding,
+            anchors=self._anchors,
+            on_points=self._on_points,
+            cols=cols,
+            height=height,
+            point_size=point_size,
+        )
+        self._build_controls(keys, encoding)
+        super().__init__(self._layout_children())
+        self.add_class("wb-explorer")
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------
+
+    def _check_hover(self, hover: str | None) -> str | None:
+        if hover is None:
+            return None
+        if hover not in self.meta.columns:
+            if hover == "text":  # the default: data without text simply hover by id
+                return None
+            raise KeyError(f"no column {hover!r} to show on hover; columns are {list(self.meta.columns)}")
+        return hover
+
+    def _build_controls(self, keys: list, encoding: ColorEncoding) -> None:
+        self.controls = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+        self.layer_slider = widgets.SelectionSlider(
+            options=[(str(key), key) for key in keys],
+            value=self._panes[0],
+            description="layer",
+            continuous_update=False,
+            layout=widgets.Layout(width="320px", display="none" if self._grid or len(keys) < 2 else None),
+        )
+        self.method_menu = widgets.Dropdown(
+            options=[(_METHOD_LABELS[m], m) for m in METHODS],
+            value=self._method,
+            description="map",
+            layout=widgets.Layout(width="170px"),
+        )
+        self.color_menu = widgets.Dropdown(
+            options=self.options.names, value=self._color, description="colour", layout=widgets.Layout(width="280px")
+        )
+        self.legend_search = widgets.Text(
+            placeholder="search categories", continuous_update=True, layout=widgets.Layout(width="180px")
+        )
+        self.legend = widgets.HTML(encoding.legend_html())
+        self.status = widgets.HTML(self._status_html())
+        self.controls.children = [self.layer_slider, self.method_menu, self.color_menu, self.legend_search]
+        self.layer_slider.observe(self._on_layer_control, "value")
+        self.method_menu.observe(self._on_method_control, "value")
+        self.color_menu.observe(self._on_color_control, "value")
+        self.legend_search.observe(self._on_search, "value")
+        self._show_search(encoding)
+
+    def _layout_children(self) -> list:
+        side = widgets.VBox([self.legend, self.panel], layout=widgets.Layout(width="290px"))
+        main = widgets.HBox(
+            [widgets.Box([self.figure], layout=widgets.Layout(flex="1 1 auto", min_width="0")), side],
+            layout=widgets.Layout(width="100%"),
+        )
+        return [_stylesheet(), self.controls, main, self.status]
+
+    # ------------------------------------------------------------------
+    # public state
+    # ------------------------------------------------------------------
+
+    @property
+    def figure(self):
+        """The plotly FigureWidget."""
+        return self._figure.widget
+
+    @property
+    def layers(self) -> list:
+        """Layer keys of the data."""
+        return list(self._layers)
+
+    @property
+    def layer(self) -> Any:
+        """Layer shown (a single-map Explorer); settable."""
+        return self._panes[0]
+
+    @layer.setter
+    def layer(self, key: Any) -> None:
+        if self._grid:
+            raise AttributeError("a grid shows fixed layers; build another grid to show others")
+        self.layer_slider.value = _layer_key(self.layers, key)
+
+    @property
+    def method(self) -> str:
+        """Projection shown: "pca", "umap" or "tsne"; settable."""
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        if value not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {value!r}")
+        self.method_menu.value = value
+
+    @property
+    def color(self) -> str:
+        """Name of the colour option shown; settable to a name, column, array or callable."""
+        return self._color
+
+    @color.setter
+    def color(self, spec: Any) -> None:
+        name = self.options.resolve(spec)
+        if name not in self.color_menu.options:
+            self.color_menu.options = self.options.names
+        self.color_menu.value = name
+
+    @property
+    def space(self) -> LatentSpace:
+        """The space of the (first) layer shown."""
+        return self._layers[self._panes[0]]
+
+    @property
+    def view(self) -> View:
+        """The projection of the (first) pane, with its trustworthiness."""
+        return self._view(self._panes[0])
+
+    @property
+    def views(self) -> list[View]:
+        """The projection of every pane."""
+        return [self._view(key) for key in self._panes]
+
+    @property
+    def coords(self) -> np.ndarray:
+        """What the (first) pane draws: the aligned map, shape (n_samples, dims)."""
+        return self._figure.coords(0)
+
+    @property
+    def encoding(self) -> ColorEncoding:
+        """The colour encoding shown (of the first pane's layer)."""
+        return self._encoding()
+
+    @property
+    def selected_ids(self) -> np.ndarray:
+        """Ids of the selected rows (empty when nothing is selected)."""
+        if self._selection is None:
+            return self.meta["id"].to_numpy()[:0]
+        return self.meta["id"].to_numpy()[self._selection]
+
+    @property
+    def selection(self) -> pd.DataFrame:
+        """The selected rows of the meta table (empty when nothing is selected)."""
+        rows = np.empty(0, np.int64) if self._selection is None else self._selection
+        return self.meta.iloc[rows]
+
+    # ------------------------------------------------------------------
+    # projections
+    # ------------------------------------------------------------------
+
+    def _view(self, key: Any, method: str | None = None) -> View:
+        method = method or self._method
+        return project(
+            self._layers[key],
+            method,
+            dims=self._dims,
+            seed=self._seed,
+            metric=self._metric,
+            k=self._k,
+            sample=self._sample,
+            name=f"layer {key}" if len(self._layers) > 1 else self.name,
+            **self._params.get(method, {}),
+        )
+
+    def _map(self, key: Any) -> np.ndarray:
+        """The drawn map of a layer: its view, aligned onto its reference."""
+        cache_key = (key, self._method)
+        if cache_key not in self._maps:
+            coords = self._view(key).coords
+            reference = self._reference_of(key)
+            if self._align and reference is not None:
+                coords = align_to(coords, self._map(reference))
+            self._maps[cache_key] = coords
+        return self._maps[cache_key]
+
+    def _reference_of(self, key: Any) -> Any:
+        if self._grid:
+            index = self._panes.index(key)
+            return self._panes[index - 1] if index else None
+        reference = self._references.setdefault(self._method, key)
+        return None if key == reference else reference
+
+    def _titles(self) -> list[str]:
+        if not self._grid:
+            return [""]
+        return [
+            f"layer {key} · T={view.trustworthiness:.2f}" if view.trustworthiness is not None else f"layer {key}"
+            for key, view in zip(self._panes, self.views)
+        ]
+
+    def _status_html(self, note: str = "") -> str:
+        parts = [html.escape(view.describe()) for view in (self.views if not self._grid else self.views[:1])]
+        if self._grid:
+            parts = [f"{_METHOD_LABELS[self._method]} maps, aligned left to right; T = trustworthiness (k={self._k})"]
+        if self._selection is not None:
+            parts.append(f"{len(self._selection):,} selected")
+        text = " · ".join(parts)
+        return f'<div class="wb-status">{text}{note}</div>'
+
+    # ------------------------------------------------------------------
+    # colours
+    # ------------------------------------------------------------------
+
+    def _encoding(self, key: Any = None) -> ColorEncoding:
+        key = self._panes[0] if key is None else key
+        option = self.options[self._color]
+        cache_key = (
+            self._color,
+            key if option.depends else None,
+            self._method if option.depends == "map" else None,
+        )
+        if cache_key not in self._encodings:
+            values = self.options.values(self._color, self._layers[key], lambda: self._preservation(key))
+            self._encodings[cache_key] = encode_colors(values, self._color, kind=option.kind)
+        return self._encodings[cache_key]
+
+    def _preservation(self, key: Any) -> np.ndarray:
+        k = min(self._k, len(self.meta) - 1)
+        return neighbour_preservation(self._layers[key], self._view(key).coords, k=k, metric=self._metric)
+
+    def _show_search(self, encoding: ColorEncoding) -> None:
+        self.legend_search.layout.display = None if encoding.kind == "categorical" else "none"
+
+    def _recolor(self, previous: ColorEncoding | None = None) -> None:
+        encoding = self._encoding()
+        self._highlight = encoding.matching(self.legend_search.value)
+        unchanged = (
+            previous is not None
+            and previous.kind == encoding.kind
+            and previous.categories == encoding.categories
+            and np.array_equal(previous.values, encoding.values, equal_nan=True)
+        )
+        if not unchanged:
+            self._figure.set_colors(encoding, self._highlight)
+        self.legend.value = encoding.legend_html(self.legend_search.value)
+        self._show_search(encoding)
+
+    # ------------------------------------------------------------------
+    # control handlers
+    # ------------------------------------------------------------------
+
+    def _guarded(self, work: Callable[[], None], doing: str) -> None:
+        """Run a control's work; a failure is shown under the map, then raised."""
+        try:
+            work()
+        except Exception as exc:
+            self.status.value = self._status_html(
+                f' · <span class="wb-error">{html.escape(doing)} failed: {html.escape(str(exc))}</span>'
+            )
+            raise
+
+    def _redraw_maps(self) -> None:
+        for pane, key in enumerate(self._panes):
+            self._figure.set_coords(pane, self._map(key), self._selection, None)
+        self._figure.set_titles(self._titles())
+        self.status.value = self._status_html()
+
+    def _on_layer_control(self, change: dict) -> None:
+        def work() -> None:
+            previous = self._encoding()
+            self._panes = [change["new"]]
+            self._redraw_maps()
+            if self.options[self._color].depends:
+                self._recolor(previous)
+
+        self._guarded(work, f"showing layer {change['new']}")
+
+    def _on_method_control(self, change: dict) -> None:
+        def work() -> None:
+            previous = self._encoding()
+            self._method = change["new"]
+            self.status.value = self._status_html(f" · computing {_METHOD_LABELS[self._method]}…")
+            self._redraw_maps()
+            if self.options[self._color].depends == "map":
+                self._recolor(previous)
+
+        self._guarded(work, f"computing {_METHOD_LABELS[change['new']]}")
+
+    def _on_color_control(self, change: dict) -> None:
+        def work() -> None:
+            self._color = change["new"]
+            self._recolor()
+
+        self._guarded(work, f"colouring by {change['new']}")
+
+    def _on_search(self, change: dict) -> None:
+        encoding = self._encoding()
+        if encoding.kind != "categorical":
+            return
+        highlight = encoding.matching(change["new"])
+        if highlight != self._highlight:
+            self._highlight = highlight
+            self._figure.set_colors(encoding, highlight, colorscale_only=True)
+        self.legend.value = encoding.legend_html(change["new"])
+
+    # ------------------------------------------------------------------
+    # selection, hover, events
+    # ------------------------------------------------------------------
+
+    def _positions(self, ids: Any, missing: str = "raise") -> np.ndarray:
+        """Row positions of ids (or of a boolean mask), sorted and unique."""
+        if isinstance(ids, (pd.Series, pd.Index)):
+            ids = ids.to_numpy()
+        array = np.asarray(ids) if not isinstance(ids, (str, bytes)) else np.asarray([ids])
+        if array.dtype == bool:
+            if array.shape != (len(self.meta),):
+                raise ValueError(f"a boolean mask must have length {len(self.meta)}; got shape {array.shape}")
+            return np.flatnonzero(array)
+        index = pd.Index(self.meta["id"])
+        positions = index.get_indexer(array.reshape(-1))
+        if missing == "raise" and (positions < 0).any():
+            unknown = array.reshape(-1)[positions < 0][:5].tolist()
+            raise KeyError(f"{int((positions < 0).sum())} id(s) are not in this explorer, e.g. {unknown}")
+        return np.unique(positions[positions >= 0])
+
+    def select(self, ids: Any, *, missing: str = "raise", _origin: Any = None) -> None:
+        """Select rows by id (or by a boolean mask); None or [] clears the selection.
+
+        Parameters
+        ----------
+        ids : collection of ids, boolean mask of length n, or None
+        missing : {"raise", "ignore"}
+            What to do with ids this explorer does not have.
+        """
+        if missing not in ("raise", "ignore"):
+            raise ValueError(f"missing must be 'raise' or 'ignore'; got {missing!r}")
+        positions = None if ids is None else self._positions(ids, missing)
+        self._set_selection(positions, _origin)
+
+    def clear_selection(self) -> None:
+        """Select nothing: every point is drawn in full again."""
+        self._set_selection(None, None)
+
+    def _set_selection(self, positions: np.ndarray | None, origin: Any) -> None:
+        if positions is not None and positions.size == 0:
+            positions = None
+        same = (positions is None and self._selection is None) or (
+            positions is not None and self._selection is not None and np.array_equal(positions, self._selection)
+        )
+        self._selection = positions
+        self._figure.set_selection(positions)
+        self.status.value = self._status_html()
+        if not same:
+            self._emit("select", self.selected_ids, origin)
+
+    def on_select(self, callback: Callable[[pd.DataFrame], Any], *, remove: bool = False) -> None:
+        """Call ``callback(selection)`` whenever the selection changes (``remove=True`` to stop)."""
+        self._subscribe("select", callback, remove, lambda ids, origin: callback(self.selection))
+
+    def on_hover(self, callback: Callable[[Any], Any], *, remove: bool = False) -> None:
+        """Call ``callback(id)`` whenever a point is hovered, here or in a linked view."""
+        self._subscribe("hover", callback, remove, lambda ident, origin: callback(ident))
+
+    def _subscribe(self, event: str, callback: Callable, remove: bool, wrapper: Callable) -> None:
+        listeners = self._listeners[event]
+        if remove:
+            listeners[:] = [entry for entry in listeners if getattr(entry, "_wraps", entry) is not callback]
+            return
+        wrapper._wraps = callback  # type: ignore[attr-defined]
+        listeners.append(wrapper)
+
+    def _emit(self, event: str, payload: Any, origin: Any) -> None:
+        for listener in list(self._listeners[event]):
+            listener(payload, origin)
+
+    def focus(self, ident: Any, *, how: str = "linked", _origin: Any = None) -> None:
+        """Show one row (by id) in the panel and ring it on every pane; None clears.
+
+        Ids this explorer does not have are ignored.
+        """
+        if ident is None:
+            self._figure.set_focus(None)
+            return
+        positions = self._positions([ident], missing="ignore")
+        if positions.size == 0:
+            return
+        self._show(int(positions[0]), how, _origin)
+
+    def _show(self, position: int, how: str, origin: Any) -> None:
+        self.panel.show(position, how)
+        self._figure.set_focus(position)
+        self._emit("hover", self.meta["id"].iloc[position], origin)
+
+    def _on_points(self, kind: str, pane: int, positions: np.ndarray) -> None:
+        """What the browser reported: hover, click, select or deselect."""
+        if kind in ("hover", "click"):
+            self._show(int(positions[0]), "hovered" if kind == "hover" else "clicked", None)
+        elif kind == "select":
+            self._set_selection(np.unique(positions), None)
+        elif kind == "deselect":
+            self._set_selection(None, None)
+
+    # ------------------------------------------------------------------
+    # more options, grids, export
+    # ------------------------------------------------------------------
+
+    def add_color(self, name: str, source: Any, *, show: bool = True) -> None:
+        """Add a colour option (column, array, Series or callable ``space -> array``)."""
+        self.options.add(name, source)
+        self._encodings = {k: v for k, v in self._encodings.items() if k[0] != name}
+        self.color_menu.options = self.options.names
+        if show:
+            self.color_menu.value = name
+
+    @classmethod
+    def grid(
+        cls,
+        stack: LayerStack | Mapping[Any, LatentSpace],
+        layers: Sequence[Any] | None = None,
+        color: Any = None,
+        hover: str | None = "text",
+        *,
+        cols: int = 3,
+        **kwargs: Any,
+    ) -> Explorer:
+        """Several layers side by side in one figure, each map aligned onto its left neighbour.
+
+        Parameters
+        ----------
+        stack : LayerStack or mapping of name -> LatentSpace
+        layers : list of layer keys, optional
+            By default every layer.
+        color, hover, **kwargs
+            As for :class:`Explorer`.
+        cols : int
+            Panes per row.
+
+        Examples
+        --------
+        >>> import torch, pandas as pd
+        >>> from workbench import LayerStack
+        >>> stack = LayerStack({i: torch.randn(40, 6) for i in range(3)}, meta=pd.DataFrame({"id": range(40)}))
+        >>> Explorer.grid(stack, layers=[0, 2]).layers_shown
+        [0, 2]
+        """
+        keys = list(_as_layers(stack)[0])
+        return cls(stack, color, hover, panes=keys if layers is None else list(layers), cols=cols, **kwargs)
+
+    @property
+    def layers_shown(self) -> list:
+        """Layer of every pane, left to right."""
+        return list(self._panes)
+
+    def to_figure(self):
+        """A plain ``plotly.graph_objects.Figure`` of what is shown now (for reports and static HTML)."""
+        import plotly.graph_objects as go
+
+        return go.Figure(self.figure)
+
+    def close(self) -> None:
+        """Close the explorer and every widget inside it (frees them in the kernel)."""
+        def parts(widget: Any):
+            for child in getattr(widget, "children", ()) or ():
+                yield from parts(child)
+            yield widget
+
+        for widget in list(parts(self))[:-1]:
+            widget.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        where = f"layers {self._panes}" if self._grid else f"layer {self.layer!r}"
+        return f"Explorer({self.name!r}, {where}, {self._method}, colour={self._color!r}, n={len(self.meta)})"
