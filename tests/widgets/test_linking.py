@@ -61,3 +61,13 @@ def test_grid_is_one_figure_of_aligned_layers_sharing_selection(stack):
         np.testing.assert_allclose(grid.figure.data[pane * 4 + 3].x, [grid._figure.coords(pane)[12, 0]])
     grid.color_menu.value = "score"
     assert [bool(grid.figure.data[p * 4].marker.showscale) for p in range(3)] == [True, False, False]
+
+
+def test_grid_colours_each_layer_by_its_own_scores_on_one_scale(stack):
+    grid = Explorer.grid(stack, layers=[0, 2], color="preservation")
+    shown = [grid.figure.data[pane * 4].marker for pane in range(2)]
+    expected = [grid._preservation(layer) for layer in (0, 2)]
+    for marker, values in zip(shown, expected):
+        np.testing.assert_allclose(np.asarray(marker.color), values)
+    assert not np.array_equal(expected[0], expected[1])
+    assert shown[0].cmin == shown[1].cmin and shown[0].cmax == shown[1].cmax

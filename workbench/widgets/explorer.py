@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -65,6 +66,16 @@ def _as_layers(data: Any) -> tuple[dict[Any, LatentSpace], pd.DataFrame, str]:
             raise ValueError("there are no layers to explore: the LayerStack is empty")
         return dict(data.items()), data.meta, data.name
     raise TypeError(f"Explorer needs a LatentSpace, a LayerStack or a mapping of spaces; got {type(data).__name__}")
+
+
+def _same_colors(a: ColorEncoding, b: ColorEncoding) -> bool:
+    return (
+        a is b
+        or a.kind == b.kind
+        and a.categories == b.categories
+        and (a.vmin, a.vmax) == (b.vmin, b.vmax)
+        and np.array_equal(a.values, b.values, equal_nan=True)
+    )
 
 
 def _layer_key(layers: Sequence, key: Any) -> Any:
@@ -187,7 +198,7 @@ class Explorer(widgets.VBox):
         self._hover_column = self._check_hover(hover)
 
         self.panel = RowPanel(self.meta, autoplay=autoplay)
-        encoding = self._encoding()
+        self._shown = self._pane_encodings()
         texts = hover_texts(
             self.meta[self._hover_column] if self._hover_column else [""] * len(self.meta), self.meta["id"]
         )
@@ -195,14 +206,14 @@ class Explorer(widgets.VBox):
             [self._map(key) for key in self._panes],
             self._titles(),
             texts,
-            encoding,
+            self._shown,
             anchors=self._anchors,
             on_points=self._on_points,
             cols=cols,
             height=height,
             point_size=point_size,
         )
-        self._build_controls(keys, encoding)
+        self._build_controls(keys, self._shown[0])
         super().__init__(self._layout_children())
         self.add_class("wb-explorer")
 
@@ -327,8 +338,8 @@ class Explorer(widgets.VBox):
 
     @property
     def encoding(self) -> ColorEncoding:
-        """The colour encoding shown (of the first pane's layer)."""
-        return self._encoding()
+        """The colour encoding shown (on the first pane)."""
+        return self._shown[0]
 
     @property
     def selected_ids(self) -> np.ndarray:
@@ -400,8 +411,7 @@ class Explorer(widgets.VBox):
     # colours
     # ------------------------------------------------------------------
 
-    def _encoding(self, key: Any = None) -> ColorEncoding:
-        key = self._panes[0] if key is None else key
+    def _encoding(self, key: Any) -> ColorEncoding:
         option = self.options[self._color]
         cache_key = (
             self._color,
@@ -413,6 +423,15 @@ class Explorer(widgets.VBox):
             self._encodings[cache_key] = encode_colors(values, self._color, kind=option.kind)
         return self._encodings[cache_key]
 
+    def _pane_encodings(self) -> list[ColorEncoding]:
+        """The colours of every pane; numeric ones share one range, so one colour bar reads them all."""
+        encodings = [self._encoding(key) for key in self._panes]
+        if encodings[0].kind == "numeric" and len({id(e) for e in encodings}) > 1:
+            low = min(e.vmin for e in encodings)
+            high = max(e.vmax for e in encodings)
+            encodings = [replace(e, vmin=low, vmax=high) for e in encodings]
+        return encodings
+
     def _preservation(self, key: Any) -> np.ndarray:
         k = min(self._k, len(self.meta) - 1)
         return neighbour_preservation(self._layers[key], self._view(key).coords, k=k, metric=self._metric)
@@ -420,26 +439,25 @@ class Explorer(widgets.VBox):
     def _show_search(self, encoding: ColorEncoding) -> None:
         self.legend_search.layout.display = None if encoding.kind == "categorical" else "none"
 
-    def _recolor(self, previous: ColorEncoding | None = None) -> None:
-        encoding = self._encoding()
-        self._highlight = encoding.matching(self.legend_search.value)
-        unchanged = (
-            previous is not None
-            and previous.kind == encoding.kind
-            and previous.categories == encoding.categories
-            and np.array_equal(previous.values, encoding.values, equal_nan=True)
-        )
-        if not unchanged:
-            self._figure.set_colors(encoding, self._highlight)
-        self.legend.value = encoding.legend_html(self.legend_search.value)
-        self._show_search(encoding)
+    def _recolor(self) -> None:
+        """Draw the current colour option; panes whose colours did not change are not resent."""
+        encodings = self._pane_encodings()
+        self._highlight = encodings[0].matching(self.legend_search.value)
+        with self.figure.batch_update():
+            for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
+                if not _same_colors(shown, encoding):
+                    self._figure.set_colors(pane, encoding, self._highlight)
+        self._shown = encodings
+        self.legend.value = encodings[0].legend_html(self.legend_search.value)
+        self._show_search(encodings[0])
 
     # ------------------------------------------------------------------
     # control handlers
     # ------------------------------------------------------------------
 
     def _guarded(self, work: Callable[[], None], doing: str) -> None:
-        """Run a control's work; a failure is shown under the map, then raised."""
+        """Run a control's work, saying what it does meanwhile; a failure is shown under the map, then raised."""
+        self.status.value = self._status_html(f" · {html.escape(doing)}…")
         try:
             work()
         except Exception as exc:
@@ -447,31 +465,28 @@ class Explorer(widgets.VBox):
                 f' · <span class="wb-error">{html.escape(doing)} failed: {html.escape(str(exc))}</span>'
             )
             raise
+        self.status.value = self._status_html()
 
     def _redraw_maps(self) -> None:
         for pane, key in enumerate(self._panes):
             self._figure.set_coords(pane, self._map(key), self._selection, None)
         self._figure.set_titles(self._titles())
-        self.status.value = self._status_html()
 
     def _on_layer_control(self, change: dict) -> None:
         def work() -> None:
-            previous = self._encoding()
             self._panes = [change["new"]]
             self._redraw_maps()
             if self.options[self._color].depends:
-                self._recolor(previous)
+                self._recolor()
 
         self._guarded(work, f"showing layer {change['new']}")
 
     def _on_method_control(self, change: dict) -> None:
         def work() -> None:
-            previous = self._encoding()
             self._method = change["new"]
-            self.status.value = self._status_html(f" · computing {_METHOD_LABELS[self._method]}…")
             self._redraw_maps()
             if self.options[self._color].depends == "map":
-                self._recolor(previous)
+                self._recolor()
 
         self._guarded(work, f"computing {_METHOD_LABELS[change['new']]}")
 
@@ -483,13 +498,15 @@ class Explorer(widgets.VBox):
         self._guarded(work, f"colouring by {change['new']}")
 
     def _on_search(self, change: dict) -> None:
-        encoding = self._encoding()
+        encoding = self._shown[0]
         if encoding.kind != "categorical":
             return
         highlight = encoding.matching(change["new"])
         if highlight != self._highlight:
             self._highlight = highlight
-            self._figure.set_colors(encoding, highlight, colorscale_only=True)
+            with self.figure.batch_update():
+                for pane, shown in enumerate(self._shown):
+                    self._figure.set_colors(pane, shown, highlight, colorscale_only=True)
         self.legend.value = encoding.legend_html(change["new"])
 
     # ------------------------------------------------------------------

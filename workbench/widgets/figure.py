@@ -68,7 +68,8 @@ class MapFigure:
     titles : list of str
     hover : list of str
         Hover label of every row.
-    colors : ColorEncoding
+    colors : list of ColorEncoding
+        The colours of each pane.
     anchors : ndarray of int, optional
         Row positions drawn as anchors.
     on_points : callable(kind, pane, positions)
@@ -82,7 +83,7 @@ class MapFigure:
         coords: list[np.ndarray],
         titles: list[str],
         hover: list[str],
-        colors: ColorEncoding,
+        colors: list[ColorEncoding],
         *,
         anchors: np.ndarray | None = None,
         on_points: Callable[[str, int, np.ndarray], None] | None = None,
@@ -111,10 +112,10 @@ class MapFigure:
             vertical_spacing=0.08 if rows > 1 else 0.02,
         )
         size = point_size or marker_size(self.n)
-        marker = {"size": size, "line": {"width": 0}, **colors.marker()}
         for pane, pane_coords in enumerate(coords):
             row, col = pane // cols + 1, pane % cols + 1
-            for trace in self._pane_traces(pane_coords, hover, _pane_marker(marker, pane), size):
+            marker = {"size": size, "line": {"width": 0}, **_pane_marker(colors[pane].marker(), pane)}
+            for trace in self._pane_traces(pane_coords, hover, marker, size):
                 layout.add_trace(trace, row=row, col=col)
         self._configure_axes(layout, rows, cols)
         layout.update_layout(
@@ -236,14 +237,14 @@ class MapFigure:
         """The map a pane shows, shape (n_samples, dims), float32."""
         return self._coords[pane]
 
-    def set_colors(self, encoding: ColorEncoding, highlight: set[str] | None = None, *, colorscale_only: bool = False) -> None:
-        """Recolour every pane; with ``colorscale_only`` the per-point values are not resent."""
+    def set_colors(
+        self, pane: int, encoding: ColorEncoding, highlight: set[str] | None = None, *, colorscale_only: bool = False
+    ) -> None:
+        """Recolour one pane; with ``colorscale_only`` the per-point values are not resent."""
         marker = encoding.marker(highlight)
         if colorscale_only:
             marker = {"colorscale": marker["colorscale"]} if "colorscale" in marker else {}
-        with self.widget.batch_update():
-            for pane in range(self.n_panes):
-                self.trace(pane, "points").marker.update(_pane_marker(marker, pane))
+        self.trace(pane, "points").marker.update(_pane_marker(marker, pane))
 
     def set_selection(self, selection: np.ndarray | None) -> None:
         with self.widget.batch_update():
