@@ -171,3 +171,13 @@ def test_clear_errors(stack, meta):
     with pytest.raises(RuntimeError, match="boom"):
         explorer.add_color("bad", lambda space: (_ for _ in ()).throw(RuntimeError("boom")))
     assert "colouring by bad failed: boom" in explorer.status.value
+
+
+def test_replacing_the_shown_colour_redraws_it(stack, meta):
+    explorer = Explorer(stack)
+    explorer.color = np.zeros(len(meta))
+    explorer.color = np.arange(len(meta), dtype=float)  # same name "custom", new values
+    assert explorer.color == "custom" and explorer.encoding.vmax == len(meta) - 1
+    np.testing.assert_array_equal(np.asarray(explorer.figure.data[0].marker.color), np.arange(len(meta)))
+    explorer.add_color("half", meta["score"] > 0, show=False)
+    assert "half" in explorer.color_menu.options and explorer.color == "custom"

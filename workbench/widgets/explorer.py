@@ -311,10 +311,16 @@ class Explorer(widgets.VBox):
 
     @color.setter
     def color(self, spec: Any) -> None:
-        name = self.options.resolve(spec)
-        if name not in self.color_menu.options:
-            self.color_menu.options = self.options.names
-        self.color_menu.value = name
+        self._show_color(self.options.resolve(spec))
+
+    def _show_color(self, name: str) -> None:
+        """Show a (possibly just registered or replaced) colour option."""
+        self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
+        self._refresh_color_menu()
+        if self.color_menu.value == name:  # no change event: recolour here
+            self._guarded(self._recolor, f"colouring by {name}")
+        else:
+            self.color_menu.value = name
 
     @property
     def space(self) -> LatentSpace:
@@ -358,18 +364,17 @@ class Explorer(widgets.VBox):
     # projections
     # ------------------------------------------------------------------
 
-    def _view(self, key: Any, method: str | None = None) -> View:
-        method = method or self._method
+    def _view(self, key: Any) -> View:
         return project(
             self._layers[key],
-            method,
+            self._method,
             dims=self._dims,
             seed=self._seed,
             metric=self._metric,
             k=self._k,
             sample=self._sample,
             name=f"layer {key}" if len(self._layers) > 1 else self.name,
-            **self._params.get(method, {}),
+            **self._params.get(self._method, {}),
         )
 
     def _map(self, key: Any) -> np.ndarray:
@@ -399,13 +404,13 @@ class Explorer(widgets.VBox):
         ]
 
     def _status_html(self, note: str = "") -> str:
-        parts = [html.escape(view.describe()) for view in (self.views if not self._grid else self.views[:1])]
         if self._grid:
-            parts = [f"{_METHOD_LABELS[self._method]} maps, aligned left to right; T = trustworthiness (k={self._k})"]
+            parts = [f"{_METHOD_LABELS[self._method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
+        else:
+            parts = [html.escape(self.view.describe())]
         if self._selection is not None:
             parts.append(f"{len(self._selection):,} selected")
-        text = " · ".join(parts)
-        return f'<div class="wb-status">{text}{note}</div>'
+        return f'<div class="wb-status">{" · ".join(parts)}{note}</div>'
 
     # ------------------------------------------------------------------
     # colours
@@ -611,12 +616,25 @@ class Explorer(widgets.VBox):
     # ------------------------------------------------------------------
 
     def add_color(self, name: str, source: Any, *, show: bool = True) -> None:
-        """Add a colour option (column, array, Series or callable ``space -> array``)."""
+        """Add (or replace) a colour option: a column, an array, a Series or a callable ``space -> array``."""
         self.options.add(name, source)
-        self._encodings = {k: v for k, v in self._encodings.items() if k[0] != name}
-        self.color_menu.options = self.options.names
         if show:
-            self.color_menu.value = name
+            self._show_color(name)
+        else:
+            self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
+            self._refresh_color_menu()
+
+    def _refresh_color_menu(self) -> None:
+        """New dropdown entries, keeping the shown one (new options would select the first)."""
+        if list(self.color_menu.options) == self.options.names:
+            return
+        current = self.color_menu.value
+        self.color_menu.unobserve(self._on_color_control, "value")
+        try:
+            self.color_menu.options = self.options.names
+            self.color_menu.value = current
+        finally:
+            self.color_menu.observe(self._on_color_control, "value")
 
     @classmethod
     def grid(
