@@ -71,7 +71,7 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     n = args.n
     results: dict = {"n": n, "dim": args.dim, "torch_threads": torch.get_num_threads()}
-    print(f"{n:,} points, {args.dim} dims, {args.clusters} clusters, torch threads {torch.get_num_threads()}")
+    print(f"{n:,} points, {args.dim} dims, {args.clusters} clusters, torch threads {torch.get_num_threads()}", flush=True)
     x0, labels = mixture(n, args.dim, args.clusters, 0)
     x1 = x0 + np.random.default_rng(1).normal(size=x0.shape).astype(np.float32)  # a "next layer"
     meta = pd.DataFrame(
@@ -84,7 +84,7 @@ def main() -> None:
     )
     stack = LayerStack({0: torch.from_numpy(x0), 1: torch.from_numpy(x1)}, meta=meta, name="bench")
 
-    print("views")
+    print("views", flush=True)
     with timed(results, "sklearn PCA (reference)"):
         PCA(2, random_state=0).fit_transform(x0)
     with timed(results, "project(pca), no quality"):
@@ -106,6 +106,8 @@ def main() -> None:
     results["build_json_B_per_point_without_plotlyjs"] = (traffic.json_bytes - traffic.esm_bytes) / n
     results["plotlyjs_bytes_per_figure"] = traffic.esm_bytes
     print(f"    sent: {traffic.summary()}")
+    with record_traffic() as traffic, timed(results, "Explorer build, view cached (widget only)"):
+        Explorer(stack, color="topic").close()
     for name, action in (
         ("colour change (categorical -> numeric)", lambda: setattr(explorer.color_menu, "value", "score")),
         ("colour change (numeric -> categorical)", lambda: setattr(explorer.color_menu, "value", "topic")),
@@ -140,10 +142,12 @@ def main() -> None:
         import umap
 
         sub = torch.from_numpy(x0[: args.umap_n].copy())
-        # compile umap-learn's numba kernels first so neither side pays for it
+        # compile umap-learn's (and pynndescent's, used from 4 096 rows) numba
+        # kernels first, so neither side pays for compilation
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            umap.UMAP(n_neighbors=5, n_epochs=5, random_state=0, n_jobs=1).fit_transform(x0[:200])
+            umap.UMAP(n_neighbors=5, n_epochs=5, random_state=0, n_jobs=1).fit_transform(x0[:4500])
+            project(torch.from_numpy(x0[:300].copy()), "umap", quality=False, n_epochs=5)
             with timed(results, "umap-learn alone (NN-descent), ref"):
                 umap.UMAP(n_neighbors=15, random_state=0, n_jobs=1).fit_transform(sub.numpy())
         with timed(results, "project(umap), exact kNN graph fed in"):

@@ -100,7 +100,7 @@ class Explorer(widgets.VBox):
         ``"preservation"``, a Parrott roll-up option, an array/Series with one
         value per row, or a callable ``space -> array`` (evaluated per layer).
     hover : str or None
-        Meta column shown on hover (escaped, wrapped); None shows ids only.
+        Meta column shown on hover (escaped, wrapped); None shows the ids.
     colors : mapping of name -> option, optional
         More entries for the colour dropdown (arrays, Series, callables).
     method : {"pca", "umap", "tsne"}
@@ -199,9 +199,7 @@ class Explorer(widgets.VBox):
 
         self.panel = RowPanel(self.meta, autoplay=autoplay)
         self._shown = self._pane_encodings()
-        texts = hover_texts(
-            self.meta[self._hover_column] if self._hover_column else [""] * len(self.meta), self.meta["id"]
-        )
+        texts = hover_texts(self.meta[self._hover_column if self._hover_column else "id"])
         self._figure = MapFigure(
             [self._map(key) for key in self._panes],
             self._titles(),

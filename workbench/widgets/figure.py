@@ -18,6 +18,7 @@ colorscale, a selection sends int32 row numbers.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -39,15 +40,19 @@ def marker_size(n: int) -> float:
     return 8.0 if n <= 1_000 else 5.0 if n <= 10_000 else 3.0 if n <= 100_000 else 2.0
 
 
-def hover_texts(meta_column: Sequence, ids: Sequence, width: int = 60, limit: int = 240) -> list[str]:
-    """Hover labels: the id in bold, then the (escaped, wrapped) text."""
+def hover_texts(values: Sequence, width: int = 60, limit: int = 240) -> list[str]:
+    """Hover labels: each value as text, escaped, cut at ``limit`` characters and wrapped at ``width``.
+
+    They are the only per-point data that travels as JSON (strings have no
+    typed array), so they stay lean: no markup beyond line breaks.
+    """
     texts = []
-    for ident, value in zip(ids, meta_column):
+    for value in values:
         text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
         if len(text) > limit:
             text = text[: limit - 1] + "…"
-        lines = [html.escape(text[i : i + width]) for i in range(0, len(text), width)] or [""]
-        texts.append(f"<b>{html.escape(str(ident))}</b><br>" + "<br>".join(lines))
+        lines = textwrap.wrap(text, width) if len(text) > width else [text]
+        texts.append("<br>".join(html.escape(line) for line in lines))
     return texts
 
 
@@ -103,7 +108,7 @@ class MapFigure:
         cols = min(cols, self.n_panes)
         rows = -(-self.n_panes // cols)
         kind = "scene" if self.dims == 3 else "xy"
-        layout = make_subplots(
+        figure = make_subplots(
             rows=rows,
             cols=cols,
             subplot_titles=titles,
@@ -116,9 +121,9 @@ class MapFigure:
             row, col = pane // cols + 1, pane % cols + 1
             marker = {"size": size, "line": {"width": 0}, **_pane_marker(colors[pane].marker(), pane)}
             for trace in self._pane_traces(pane_coords, hover, marker, size):
-                layout.add_trace(trace, row=row, col=col)
-        self._configure_axes(layout, rows, cols)
-        layout.update_layout(
+                figure.add_trace(trace, row=row, col=col)
+        self._configure_axes(figure)
+        figure.update_layout(
             height=height or (520 if rows == 1 else 360 * rows),
             margin={"l": 10, "r": 10, "t": 40, "b": 10},
             showlegend=False,
@@ -127,7 +132,7 @@ class MapFigure:
             uirevision="workbench-explorer",  # keep the user's zoom across updates
             template="plotly_white",
         )
-        self.widget = go.FigureWidget(layout)
+        self.widget = go.FigureWidget(figure)
         share_state(self.widget)
         self.widget.observe(self._on_browser_event, names="_js2py_pointsCallback")
 
@@ -162,7 +167,9 @@ class MapFigure:
             hovertext=[hover[i] for i in self.anchors],
             hovertemplate="anchor · %{hovertext}<extra></extra>",
         )
-        chosen = trace(**self._xyz(coords[:0]), mode="markers", name="selection", marker={"size": size + 1, "color": "#111111"}, hoverinfo="skip")
+        chosen = trace(
+            **self._xyz(coords[:0]), mode="markers", name="selection", marker={"size": size + 1, "color": "#111111"}, hoverinfo="skip"
+        )
         focus = trace(
             **self._xyz(coords[:0]),
             mode="markers",
@@ -172,21 +179,21 @@ class MapFigure:
         )
         return [points, anchors, chosen, focus]
 
-    def _configure_axes(self, layout, rows: int, cols: int) -> None:
+    def _configure_axes(self, figure) -> None:
         if self.dims == 3:
-            layout.update_scenes(
+            figure.update_scenes(
                 xaxis=_AXIS | {"showbackground": False},
                 yaxis=_AXIS | {"showbackground": False},
                 zaxis=_AXIS | {"showbackground": False},
                 aspectmode="data",
             )
             return
-        layout.update_xaxes(**_AXIS)
-        layout.update_yaxes(**_AXIS)
+        figure.update_xaxes(**_AXIS)
+        figure.update_yaxes(**_AXIS)
         for pane in range(self.n_panes):
             suffix = "" if pane == 0 else str(pane + 1)
             # equal units on both axes: a distance on the map means the same in every direction
-            layout.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
+            figure.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
 
     def _on_browser_event(self, change: dict) -> None:
         """Hover, click, selection or deselection, as the browser reported it.
