@@ -6,7 +6,6 @@ import base64
 import json
 import re
 
-import ipywidgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,15 +57,15 @@ def _buffer(model: dict, path: list, dtype) -> np.ndarray:
 
 
 def test_static_export_holds_the_current_map_and_writes_a_png(stack, tmp_path):
-    from ipywidgets.embed import embed_minimal_html
+    from ipywidgets.embed import dependency_state, embed_minimal_html
 
-    ipywidgets.Widget.close_all()  # the export holds every live widget: keep it to this one
     explorer = Explorer(stack, color="emotion")
     explorer.layer_slider.value = 1  # changes after construction must be in the export
     explorer.color_menu.value = "intensity"
     explorer.select(["s1", "s2"])
     path = tmp_path / "explorer.html"
-    embed_minimal_html(path, views=[explorer], title="explorer")
+    # the state of this explorer's widgets only (by default every live widget goes in)
+    embed_minimal_html(path, views=[explorer], state=dependency_state([explorer]), title="explorer")
     page = path.read_text()
     figures = [m for m in _widget_state(page).values() if "_widget_data" in m["state"]]
     assert len(figures) == 1
@@ -96,6 +95,14 @@ def test_static_export_holds_the_current_map_and_writes_a_png(stack, tmp_path):
     figure_png.savefig(png)
     plt.close(figure_png)
     assert png.stat().st_size > 5_000
+
+
+def test_a_figure_displayed_on_its_own_still_exports_its_current_data(stack):
+    explorer = Explorer(stack, color="emotion")
+    explorer.figure._repr_mimebundle_()  # what Jupyter calls to show the bare figure
+    explorer.color_menu.value = "intensity"
+    exported = explorer.figure.get_state()["_widget_data"][0]["marker"]["color"]
+    assert np.frombuffer(exported["buffer"], np.int32).tolist() == explorer.encoding.values.tolist()
 
 
 def test_plain_figure_for_reports_is_binary_too(stack):

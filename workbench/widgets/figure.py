@@ -20,13 +20,15 @@ from __future__ import annotations
 import html
 import textwrap
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 
 from workbench.widgets.colors import ColorEncoding
 from workbench.widgets.transport import float32, int32, share_state
 
-__all__ = ["MapFigure", "ROLES"]
+__all__ = ["MapFigure", "MapWidget", "ROLES"]
 
 ROLES = ("points", "anchors", "chosen", "focus")
 _EVENTS = {"plotly_hover": "hover", "plotly_click": "click", "plotly_selected": "select", "plotly_deselect": "deselect"}
@@ -54,6 +56,24 @@ def hover_texts(values: Sequence, width: int = 60, limit: int = 240) -> list[str
         lines = textwrap.wrap(text, width) if len(text) > width else [text]
         texts.append("<br>".join(html.escape(line) for line in lines))
     return texts
+
+
+class MapWidget(go.FigureWidget):
+    """A FigureWidget whose synced state is its live data (see :func:`~workbench.widgets.transport.share_state`).
+
+    Displayed on its own, plotly's FigureWidget resends a copy of its data
+    and keeps that copy as its state from then on; this one points the state
+    back at the live data afterwards, so exports stay current.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        share_state(self)
+
+    def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(*args, **kwargs)
+        share_state(self)
+        return bundle
 
 
 def _pane_marker(marker: dict, pane: int) -> dict:
@@ -96,7 +116,6 @@ class MapFigure:
         height: int | None = None,
         point_size: float | None = None,
     ) -> None:
-        import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
         self.n_panes = len(coords)
@@ -132,15 +151,12 @@ class MapFigure:
             uirevision="workbench-explorer",  # keep the user's zoom across updates
             template="plotly_white",
         )
-        self.widget = go.FigureWidget(figure)
-        share_state(self.widget)
+        self.widget = MapWidget(figure)
         self.widget.observe(self._on_browser_event, names="_js2py_pointsCallback")
 
     # -- construction ---------------------------------------------------------
 
     def _trace_type(self):
-        import plotly.graph_objects as go
-
         return go.Scatter3d if self.dims == 3 else go.Scattergl
 
     def _xyz(self, coords: np.ndarray) -> dict:
