@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -275,11 +275,11 @@ def project(
     owner = _cache_owner(data) if cache else None
     store = _VIEWS.store(owner) if owner is not None else {}
     version = owner._version if owner is not None else None
-    cached = store.get((key, version))
-    if cached is not None:
-        return cached
     if name is None:
         name = data.name if isinstance(data, LatentSpace) else ""
+    cached = store.get((key, version))
+    if cached is not None:
+        return cached if cached.name == name else replace(cached, name=name)
     array = matrix.detach().to("cpu", torch.float32).numpy()
     if method == "pca":
         coords = _pca(array, dims, metric, seed, width)
