@@ -4,6 +4,7 @@
   every layer of a stack; :meth:`Explorer.grid` for layers side by side.
 - :func:`link` (``linking.py``): shared selection and hover between explorers.
 - ``figure.py`` (the plotly figure), ``panel.py`` (the side panel),
+  ``selection.py`` (selected and hovered rows, and their listeners),
   ``options.py`` and ``colors.py`` (what to colour by, and how),
   ``transport.py`` (binary arrays, measured traffic), ``static/`` (CSS).
 """
