@@ -181,3 +181,20 @@ def test_replacing_the_shown_colour_redraws_it(stack, meta):
     np.testing.assert_array_equal(np.asarray(explorer.figure.data[0].marker.color), np.arange(len(meta)))
     explorer.add_color("half", meta["score"] > 0, show=False)
     assert "half" in explorer.color_menu.options and explorer.color == "custom"
+
+
+def test_relative_view_draws_its_anchors(stack):
+    from workbench import RelativeProjection
+
+    relative = RelativeProjection(anchors=["s1", "s5", "s9", "s20", "s33"]).fit_transform(stack[2])
+    explorer = Explorer(relative, color="emotion")  # anchors read from the provenance
+    assert explorer.space.dim == 5
+    np.testing.assert_allclose(np.asarray(explorer.figure.data[1].x), xy(explorer)[[1, 5, 9, 20, 33], 0])
+    every_layer = Explorer(stack, relative=RelativeProjection(anchors=6, seed=0), color="emotion")
+    assert {space.dim for space in every_layer._layers.values()} == {6}
+    anchors = every_layer.figure.data[1]
+    assert anchors.marker.symbol == "diamond" and len(anchors.x) == 6
+    every_layer.layer_slider.value = 0
+    np.testing.assert_allclose(np.asarray(every_layer.figure.data[1].x), xy(every_layer)[every_layer._anchors, 0])
+    with pytest.raises(TypeError, match="RelativeProjection"):
+        Explorer(stack, relative="cosine")

@@ -69,6 +69,29 @@ def _as_layers(data: Any) -> tuple[dict[Any, LatentSpace], pd.DataFrame, str]:
     raise TypeError(f"Explorer needs a LatentSpace, a LayerStack or a mapping of spaces; got {type(data).__name__}")
 
 
+def _recorded_anchors(layers: dict[Any, LatentSpace]) -> Any:
+    """Anchor ids a RelativeProjection wrote into the first layer's provenance, or None."""
+    record = next(iter(layers.values())).provenance.get("relative")
+    return record.get("anchors") if isinstance(record, Mapping) else None
+
+
+def _relative_layers(layers: dict[Any, LatentSpace], projection: Any, anchors: Any) -> tuple[dict, np.ndarray]:
+    """Every layer projected onto the same anchor ids, and those ids."""
+    from sklearn.base import clone
+
+    if not hasattr(projection, "set_params") or not hasattr(projection, "transform"):
+        raise TypeError(f"relative= takes a RelativeProjection; got {type(projection).__name__}")
+    if anchors is not None:
+        raise ValueError("give anchors through the RelativeProjection (its anchors=), not both")
+    first = next(iter(layers.values()))
+    ids = getattr(projection, "anchor_ids_", None)
+    if ids is None:
+        ids = clone(projection).fit(first).anchor_ids_
+    ids = list(ids)
+    projected = {key: clone(projection).set_params(anchors=ids).fit(space).transform(space) for key, space in layers.items()}
+    return projected, np.asarray(ids)
+
+
 def _same_colors(a: ColorEncoding, b: ColorEncoding) -> bool:
     return (
         a is b
@@ -118,7 +141,12 @@ class Explorer(SelectionMixin, widgets.VBox):
         With more rows than this, trustworthiness is estimated on this many
         random query points (its cost grows with ``sample × n``).
     anchors : ids or boolean mask, optional
-        Rows drawn as anchors (diamonds), e.g. a relative projection's anchors.
+        Rows drawn as anchors (diamonds). By default the anchors recorded in
+        the spaces' provenance by :class:`~workbench.geometry.relative.RelativeProjection`,
+        if any.
+    relative : RelativeProjection, optional
+        Show every layer re-expressed relative to the same anchors (fitted on
+        each layer with the anchor ids chosen on the first), anchors drawn.
     params : mapping of method -> dict, optional
         Projection parameters, e.g. ``{"umap": {"n_neighbors": 30}}``.
     align : bool
@@ -161,6 +189,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         k: int = 10,
         sample: int = 1000,
         anchors: Any = None,
+        relative: Any = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
         align: bool = True,
         panes: Sequence[Any] | None = None,
@@ -171,6 +200,11 @@ class Explorer(SelectionMixin, widgets.VBox):
     ) -> None:
         self._layers, self.meta, self.name = _as_layers(data)
         keys = list(self._layers)
+        recorded = anchors is None and relative is None
+        if relative is not None:
+            self._layers, anchors = _relative_layers(self._layers, relative, anchors)
+        elif recorded:
+            anchors = _recorded_anchors(self._layers)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         if dims not in (2, 3):
@@ -194,7 +228,9 @@ class Explorer(SelectionMixin, widgets.VBox):
         self._maps: dict[tuple, np.ndarray] = {}
         self._highlight: set[str] | None = None
         self._method = method
-        self._anchors = self._positions(anchors) if anchors is not None else None
+        # recorded anchors may lie outside a subset of the rows: those are not drawn
+        missing = "ignore" if recorded else "raise"
+        self._anchors = None if anchors is None else self._positions(anchors, missing)
         self._hover_column = self._check_hover(hover)
 
         self.panel = RowPanel(self.meta, autoplay=autoplay)
