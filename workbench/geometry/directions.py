@@ -365,7 +365,8 @@ class Directions:
         if isinstance(X, LayerStack):
             key = self._layer_key(None, layer)
             return fn(self.directions_[key], X[key])
-        return fn(self.directions_[self._layer_key(X, layer)], X)
+        key = self._layer_key(X, layer)
+        return fn(self.directions_[key], X)
 
     # -- scoring ------------------------------------------------------------------
 
@@ -373,7 +374,8 @@ class Directions:
         """Scores of every row on every direction: ndarray of shape (n_samples, n_labels)."""
         if isinstance(X, LayerStack):
             X = X[self._layer_key(None, layer)]
-        fitted = self.directions_[self._layer_key(X, layer)]
+        key = self._layer_key(X, layer)
+        fitted = self.directions_[key]
         return _scores(fitted, _matrix_and_meta(X)[0]).cpu().numpy()
 
     def score(self, X: Data, *, layer: Any = None, intensity: bool = False) -> pd.DataFrame:
