@@ -199,7 +199,8 @@ def _hooked(model: nn.Module, plan: Mapping, positions: Positions, make_edit) ->
         if mask.kind == "absolute":
             hooks.on_call(model, mask.observe)
         for layer, (vector, center) in plan.items():
-            hooks.on_layer(model, layer, make_edit(layer, vector, center, mask))
+            # edits run before any hook already on the block, so observers (output_hidden_states included) see them
+            hooks.on_layer(model, layer, make_edit(layer, vector, center, mask), prepend=True)
         yield
     finally:
         hooks.remove()

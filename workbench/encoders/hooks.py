@@ -195,16 +195,22 @@ class Hooks:
     def __len__(self) -> int:
         return len(self._handles)
 
-    def on_output(self, module: nn.Module, fn: HiddenFn) -> None:
-        """Call ``fn(hidden)`` on the hidden states ``module`` returns."""
+    def on_output(self, module: nn.Module, fn: HiddenFn, *, prepend: bool = False) -> None:
+        """Call ``fn(hidden)`` on the hidden states ``module`` returns.
+
+        ``prepend=True`` runs it before the hooks already there. Editing hooks
+        want that: transformers 5 installs its own hooks on the blocks to
+        collect ``output_hidden_states``, and an edit that ran after them
+        would be missing from what the model reports.
+        """
 
         def hook(_module, _args, output):
             new = fn(hidden_of(output))
             return None if new is None else with_hidden(output, new)
 
-        self._handles.append(module.register_forward_hook(hook))
+        self._handles.append(module.register_forward_hook(hook, prepend=prepend))
 
-    def on_input(self, module: nn.Module, fn: HiddenFn) -> None:
+    def on_input(self, module: nn.Module, fn: HiddenFn, *, prepend: bool = False) -> None:
         """Call ``fn(hidden)`` on the hidden states ``module`` receives (first argument or ``hidden_states=``)."""
 
         def hook(_module, args, kwargs):
@@ -216,12 +222,12 @@ class Hooks:
                 return None if new is None else (args, {**kwargs, "hidden_states": new})
             raise TypeError(f"{type(_module).__name__} was called without a hidden-state tensor to hook")
 
-        self._handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+        self._handles.append(module.register_forward_pre_hook(hook, with_kwargs=True, prepend=prepend))
 
-    def on_layer(self, model: nn.Module, layer: int, fn: HiddenFn) -> None:
+    def on_layer(self, model: nn.Module, layer: int, fn: HiddenFn, *, prepend: bool = False) -> None:
         """Hook layer ``layer`` of ``model`` (hidden_states numbering; see :func:`block_for_layer`)."""
         module, site = block_for_layer(model, layer)
-        (self.on_input if site == "input" else self.on_output)(module, fn)
+        (self.on_input if site == "input" else self.on_output)(module, fn, prepend=prepend)
 
     def on_call(self, module: nn.Module, fn: Callable[[tuple, dict], None]) -> None:
         """Call ``fn(args, kwargs)`` before every call of ``module`` (to observe, not to edit)."""
