@@ -121,7 +121,7 @@ def pca_diff(X, codes, *, targets, baseline, groups, n_classes, **_) -> torch.Te
     return torch.stack(vectors)
 
 
-def probe(X, codes, *, targets, baseline, n_classes, C=1.0, max_iter=200, **_) -> torch.Tensor:
+def probe(X, codes, *, targets, baseline, n_classes, C=1.0, max_iter=100, **_) -> torch.Tensor:
     """A standardised multinomial logistic regression on all rows.
 
     The direction of label ``e`` is the gradient of its log-odds against the

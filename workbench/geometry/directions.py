@@ -33,7 +33,6 @@ encoders and from :func:`workbench.steering.block_outputs`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Union
 
 import numpy as np
@@ -41,6 +40,7 @@ import pandas as pd
 import torch
 
 from workbench.geometry import direction_methods
+from workbench.geometry.direction_set import SIGN_CONVENTION, DirectionSet, build_direction_set, project
 from workbench.geometry.probes import label_codes, resolve_labels
 from workbench.space import LatentSpace, LayerStack
 
@@ -48,83 +48,6 @@ __all__ = ["Directions", "DirectionSet", "SIGN_CONVENTION"]
 
 Data = Union[LatentSpace, LayerStack, np.ndarray, torch.Tensor]
 LabelArg = Union[str, Sequence[str]]
-
-SIGN_CONVENTION = (
-    "positive score = more of the label than the reference (the baseline label, else the other labels; "
-    "for 'centered', the average emotion of the same context); score 0 = the baseline level"
-)
-
-
-@dataclass(frozen=True)
-class DirectionSet:
-    """The directions of one layer, with what is needed to score and edit.
-
-    Attributes
-    ----------
-    layer : int or str
-    labels : tuple of str
-        One per row of ``vectors``.
-    vectors : tensor of shape (n_labels, n_features)
-        Unit vectors (or raw-length ones when fitted with ``normalize=False``).
-    center : tensor of shape (n_features,)
-        Where every score is 0.
-    reference_score, label_score : tensor of shape (n_labels,)
-        Mean score of the reference rows / of the label's training rows.
-    classes : tuple of str
-        Every label seen in training (baseline included).
-    centroids : tensor of shape (n_classes, n_features)
-    counts : tuple of int
-        Training rows per class.
-    method : str
-    baseline : str or None
-    provenance : dict
-        The fitted space's provenance (model, site, block...).
-    """
-
-    layer: Any
-    labels: tuple
-    vectors: torch.Tensor
-    center: torch.Tensor
-    reference_score: torch.Tensor
-    label_score: torch.Tensor
-    classes: tuple
-    centroids: torch.Tensor
-    counts: tuple
-    method: str
-    baseline: str | None
-    provenance: dict = field(default_factory=dict)
-    sign: str = SIGN_CONVENTION
-
-    @property
-    def site(self) -> str | None:
-        """Where in the model the vectors were read (``provenance['site']``), if known."""
-        return self.provenance.get("site")
-
-    @property
-    def dim(self) -> int:
-        return self.vectors.shape[1]
-
-    @property
-    def unit(self) -> torch.Tensor:
-        """The directions scaled to unit length, shape (n_labels, n_features)."""
-        return self.vectors / self.vectors.norm(dim=1, keepdim=True)
-
-    def index(self, label: str) -> int:
-        try:
-            return self.labels.index(label)
-        except ValueError:
-            extra = f" ({label!r} is the baseline: it is the reference, not a direction)" if label == self.baseline else ""
-            raise KeyError(f"no direction for {label!r}{extra}; labels are {list(self.labels)}") from None
-
-    def __getitem__(self, label: str) -> torch.Tensor:
-        return self.vectors[self.index(label)]
-
-    def __repr__(self) -> str:
-        return (
-            f"DirectionSet(layer={self.layer!r}, method={self.method!r}, labels={list(self.labels)}, "
-            f"dim={self.dim}, site={self.site!r})"
-        )
-
 
 def _matrix_and_meta(X: Data) -> tuple[torch.Tensor, pd.DataFrame | None]:
     if isinstance(X, LatentSpace):
@@ -322,7 +245,7 @@ class Directions:
             flat = [str(classes[t]) for t, n in zip(targets, norms[:, 0]) if n <= torch.finfo(raw.dtype).tiny]
             raise ValueError(f"layer {layer!r}: the direction of {flat} is zero (identical means?)")
         means = direction_methods.centroids(X, codes_t, len(classes))
-        return _direction_set(
+        return build_direction_set(
             layer=layer, labels=tuple(classes[targets]), vectors=raw if not self.normalize else raw / norms,
             classes=tuple(classes), centroids=means, counts=tuple(np.bincount(codes, minlength=len(classes)).tolist()),
             method=self.method, baseline=baseline, provenance=dict(space.provenance),
@@ -376,7 +299,7 @@ class Directions:
             X = X[self._layer_key(None, layer)]
         key = self._layer_key(X, layer)
         fitted = self.directions_[key]
-        return _scores(fitted, _matrix_and_meta(X)[0]).cpu().numpy()
+        return project(fitted, _matrix_and_meta(X)[0]).cpu().numpy()
 
     def score(self, X: Data, *, layer: Any = None, intensity: bool = False) -> pd.DataFrame:
         """Per-row projection on each direction, as a DataFrame ready to colour a plot.
@@ -404,7 +327,7 @@ class Directions:
 
         def one(fitted: DirectionSet, data) -> pd.DataFrame:
             matrix, meta = _matrix_and_meta(data)
-            values = _scores(fitted, matrix)
+            values = project(fitted, matrix)
             if intensity:
                 ref, typical = fitted.reference_score.to(values), fitted.label_score.to(values)
                 values = (values - ref) / (typical - ref)
@@ -555,7 +478,7 @@ class Directions:
                     vec = (weight[:, None] * fitted.vectors[rows]).sum(0)
                     vectors.append(vec / vec.norm() if self.normalize else vec)
                     labels.append(name)
-            fits[key] = _direction_set(
+            fits[key] = build_direction_set(
                 layer=key, labels=tuple(labels), vectors=torch.stack(vectors), classes=tuple(new_classes),
                 centroids=torch.stack(means),
                 counts=tuple(int(counts[np.flatnonzero(coarse == n)].sum()) for n in new_classes),
@@ -602,36 +525,6 @@ class Directions:
 # ----------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------
-
-
-def _direction_set(*, layer, labels, vectors, classes, centroids, counts, method, baseline, provenance) -> DirectionSet:
-    """Build a DirectionSet, deriving the center and the score statistics from the centroids."""
-    vectors = vectors.detach().float().cpu()
-    centroids = centroids.detach().float().cpu()
-    unit = vectors / vectors.norm(dim=1, keepdim=True)
-    index = {name: i for i, name in enumerate(classes)}
-    center = centroids[index[baseline]] if baseline is not None else centroids.mean(dim=0)
-    scores = (centroids - center) @ unit.T  # (n_classes, n_labels): each class mean on each direction
-    own = torch.tensor([index[name] for name in labels])
-    label_score = scores[own, torch.arange(len(labels))]
-    if baseline is not None:
-        reference_score = scores[index[baseline]]
-    else:
-        reference_score = (scores.sum(0) - label_score) / (len(classes) - 1)
-    return DirectionSet(
-        layer=layer, labels=tuple(labels), vectors=vectors, center=center, reference_score=reference_score,
-        label_score=label_score, classes=tuple(classes), centroids=centroids, counts=tuple(counts),
-        method=method, baseline=baseline, provenance=dict(provenance),
-    )
-
-
-def _scores(fitted: DirectionSet, matrix: torch.Tensor) -> torch.Tensor:
-    if matrix.shape[1] != fitted.dim:
-        raise ValueError(
-            f"rows have width {matrix.shape[1]} but the directions at layer {fitted.layer!r} have width {fitted.dim}"
-        )
-    matrix = matrix.float() if matrix.dtype not in (torch.float32, torch.float64) else matrix
-    return (matrix - fitted.center.to(matrix)) @ fitted.unit.to(matrix).T
 
 
 def _per_row(value: Any, matrix: torch.Tensor) -> torch.Tensor:
