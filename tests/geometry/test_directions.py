@@ -261,3 +261,12 @@ def test_clear_errors(data, small_space):
         Directions().score(train[2])
     with pytest.raises(ValueError, match="labels"):
         Directions().fit(np.zeros((4, 3)))
+
+
+def test_probe_directions_of_a_stack_match_layer_by_layer_fits(data):
+    _, train, _, _ = data
+    together = Directions(method="probe", progress=False).fit(train)
+    for layer in (1, 2):
+        alone = Directions(method="probe").fit(train[layer])
+        cosine = (together.directions_[layer].vectors * alone.directions_[layer].vectors).sum(1)
+        assert float(cosine.min()) > 0.99, cosine

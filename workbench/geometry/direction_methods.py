@@ -121,18 +121,29 @@ def pca_diff(X, codes, *, targets, baseline, groups, n_classes, **_) -> torch.Te
     return torch.stack(vectors)
 
 
-def probe(X, codes, *, targets, baseline, n_classes, C=1.0, max_iter=100, **_) -> torch.Tensor:
+def probe_weights(X, codes, *, n_classes, C=1.0, max_iter=100) -> torch.Tensor:
+    """Class weights of standardised multinomial logistic regressions on all rows, one per layer.
+
+    ``X`` has shape (n_layers, n_samples, n_features); the result (n_layers,
+    n_classes, n_features), in the original coordinates. All layers are
+    solved in one batched problem (see :func:`workbench.geometry.probes.fit_logistic`).
+    """
+    from workbench.geometry.probes import fit_logistic
+
+    weights = torch.ones(1, X.shape[1], device=X.device)
+    coef, _ = fit_logistic(X, codes, weights, n_classes=n_classes, C=C, max_iter=max_iter)
+    return coef[:, 0].transpose(1, 2)
+
+
+def probe(X, codes, *, targets, baseline, n_classes, C=1.0, weights=None, **_) -> torch.Tensor:
     """A standardised multinomial logistic regression on all rows.
 
     The direction of label ``e`` is the gradient of its log-odds against the
     baseline, ``w_e - w_baseline`` (in the original coordinates), or against
-    the other labels on average, ``w_e - mean(w_others)``.
+    the other labels on average, ``w_e - mean(w_others)``. ``weights`` of
+    shape (n_classes, n_features) may come precomputed by :func:`probe_weights`.
     """
-    from workbench.geometry.probes import fit_logistic
-
-    weights = torch.ones(1, X.shape[0], device=X.device)
-    coef, _ = fit_logistic(X[None], codes, weights, n_classes=n_classes, C=C, max_iter=max_iter)
-    w = coef[0, 0].T  # (K, D)
+    w = probe_weights(X[None], codes, n_classes=n_classes, C=C)[0] if weights is None else weights.to(X)
     reference = w[baseline].expand(len(targets), -1) if baseline is not None else _others_mean(w, targets)
     return (w[targets] - reference).to(X.dtype)
 

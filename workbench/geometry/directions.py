@@ -222,9 +222,10 @@ class Directions:
         groups = self._groups(meta, context, len(codes))
         baseline = self.baseline if self.baseline in set(classes) else None
         targets = [k for k, c in enumerate(classes) if c != baseline]
+        shared = self._shared_work(spaces, codes, len(classes))
         fits = {}
         for layer, space in tqdm(spaces, desc="directions", disable=not self.progress or len(spaces) == 1):
-            fits[layer] = self._fit_layer(space, layer, classes, codes, groups, baseline, targets)
+            fits[layer] = self._fit_layer(space, layer, classes, codes, groups, baseline, targets, shared.get(layer, {}))
         self.directions_ = fits
         self.classes_ = classes
         self.labels_ = classes[targets]
@@ -232,14 +233,25 @@ class Directions:
         self.layers_ = list(fits)
         return self
 
-    def _fit_layer(self, space, layer, classes, codes, groups, baseline, targets) -> DirectionSet:
+    def _shared_work(self, spaces, codes, n_classes) -> dict:
+        """Work done for all layers at once: the probes of a stack are one batched problem."""
+        if self.method != "probe" or len(spaces) < 2 or len({space.dim for _, space in spaces}) != 1:
+            return {}
+        X = torch.stack([space.vectors.float() for _, space in spaces])
+        codes_t = torch.as_tensor(codes, device=X.device)
+        weights = direction_methods.probe_weights(X, codes_t, n_classes=n_classes, C=self.C)
+        return {layer: {"weights": weights[i]} for i, (layer, _) in enumerate(spaces)}
+
+    def _fit_layer(self, space, layer, classes, codes, groups, baseline, targets, extra) -> DirectionSet:
         X = space.vectors
         X = X.float() if X.dtype not in (torch.float32, torch.float64) else X
         codes_t = torch.as_tensor(codes, device=X.device)
         groups_t = None if groups is None else torch.as_tensor(groups, device=X.device)
         recipe = getattr(direction_methods, self.method)
         reference = None if baseline is None else int(np.flatnonzero(classes == baseline)[0])
-        raw = recipe(X, codes_t, targets=targets, baseline=reference, groups=groups_t, n_classes=len(classes), C=self.C)
+        raw = recipe(
+            X, codes_t, targets=targets, baseline=reference, groups=groups_t, n_classes=len(classes), C=self.C, **extra
+        )
         norms = raw.norm(dim=1, keepdim=True)
         if bool((norms <= torch.finfo(raw.dtype).tiny).any()):
             flat = [str(classes[t]) for t, n in zip(targets, norms[:, 0]) if n <= torch.finfo(raw.dtype).tiny]
