@@ -424,7 +424,10 @@ def block_outputs(
         block_for_layer(model, key)
     device = next(model.parameters()).device
     accepted = inspect.signature(model.forward).parameters
-    takes_positions, takes_cache = "position_ids" in accepted, "use_cache" in accepted
+    takes_positions = "position_ids" in accepted
+    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    if "logits_to_keep" in accepted:  # the LM head over every position is wasted work here
+        extra["logits_to_keep"] = 1
     collected: dict[int, list[torch.Tensor]] = {k: [] for k in keys}
     current: dict[int, torch.Tensor] = {}
 
@@ -444,7 +447,7 @@ def block_outputs(
             if takes_positions:  # left padding must not shift the real tokens' positions
                 batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp_min(0)
             current.clear()
-            model(**batch, **({"use_cache": False} if takes_cache else {}))
+            model(**batch, **extra)
             for key in keys:
                 collected[key].append(_pool(current[key].float(), batch["attention_mask"], position).cpu())
     name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
