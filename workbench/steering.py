@@ -85,6 +85,12 @@ def _as_vector(value: Any, what: str) -> torch.Tensor:
     return tensor.float()
 
 
+def _layer_list(layers: Any, default: Sequence) -> list:
+    if layers is None:
+        return list(default)
+    return [layers] if isinstance(layers, (int, np.integer)) else list(layers)
+
+
 def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
     """``{layer: (vector, center or None)}`` for every layer to hook."""
     if isinstance(directions, (Directions, DirectionSet)):
@@ -96,9 +102,8 @@ def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[in
             if len(first.labels) != 1:
                 raise ValueError(f"pass label= to choose a direction; labels are {list(first.labels)}")
             label = first.labels[0]
-        wanted = list(sets) if layers is None else ([layers] if isinstance(layers, int) else list(layers))
         plan = {}
-        for layer in wanted:
+        for layer in _layer_list(layers, sets):
             if layer not in sets:
                 raise KeyError(f"no direction fitted for layer {layer!r}; fitted layers are {list(sets)}")
             if not isinstance(layer, (int, np.integer)):
@@ -109,7 +114,7 @@ def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[in
     if label is not None:
         raise ValueError("label= only applies to a fitted Directions or a DirectionSet")
     if isinstance(directions, Mapping):
-        wanted = list(directions) if layers is None else ([layers] if isinstance(layers, int) else list(layers))
+        wanted = _layer_list(layers, directions)
         missing = [k for k in wanted if k not in directions]
         if missing:
             raise KeyError(f"no vector for layer(s) {missing}; the mapping has {list(directions)}")
@@ -117,8 +122,7 @@ def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[in
     vector = _as_vector(directions, "the direction")
     if layers is None:
         raise ValueError("a bare vector needs layers= (which hidden_states indices to steer)")
-    wanted = [layers] if isinstance(layers, int) else list(layers)
-    return {int(k): (vector, None) for k in wanted}
+    return {int(k): (vector, None) for k in _layer_list(layers, [])}
 
 
 def _check_plan(model: nn.Module, plan: Mapping[int, tuple]) -> dict[int, tuple]:
@@ -249,6 +253,13 @@ def steer(
     positions : "all", "last", int, slice or list of int, default "all"
         Which tokens to steer (see the module notes about the KV cache).
     label : str, optional
+
+    Notes
+    -----
+    Directions fitted on a stack from :func:`workbench.encode` match these
+    sites except at the last layer, which Hugging Face reports after the
+    model's final norm; :func:`extract_directions` reads exactly the sites
+    steered here.
 
     Yields
     ------

@@ -19,8 +19,9 @@ import torch
 __all__ = ["DirectionSet", "SIGN_CONVENTION", "build_direction_set", "project"]
 
 SIGN_CONVENTION = (
-    "positive score = more of the label than the reference (the baseline label, else the other labels; "
-    "for 'centered', the average emotion of the same context); score 0 = the baseline level"
+    "positive = toward the label: its rows score higher than the reference's (the baseline label, else the "
+    "other labels; for 'centered', the other emotions); score 0 = the baseline's mean (else the mean of the "
+    "label means)"
 )
 
 
@@ -38,7 +39,9 @@ class DirectionSet:
     center : tensor of shape (n_features,)
         Where every score is 0.
     reference_score, label_score : tensor of shape (n_labels,)
-        Mean score of the reference rows / of the label's training rows.
+        Mean score of the reference (the baseline's rows, else the other
+        labels', class-balanced; the other emotions' for ``centered``) and of
+        the label's own training rows: intensity 0 and 1.
     classes : tuple of str
         Every label seen in training (baseline included).
     centroids : tensor of shape (n_classes, n_features)

@@ -6,10 +6,12 @@ direction (EmoReg-style intensity control) and ablates a direction.
 
 Conventions, the same for every method:
 
-- **Sign**: a positive score means *more of the label than the reference*.
-  The reference is the ``baseline`` label (``"neutral"``) when the data has
-  it, otherwise the other labels on average; for ``method="centered"`` it is
-  the average emotion of the same context (the emotion-circuits recipe).
+- **Sign**: a positive direction points from the reference to the label:
+  the label's rows score higher than the reference's. The reference is the
+  ``baseline`` label (``"neutral"``) when the data has it, otherwise the
+  other labels on average; for ``method="centered"`` it is the other
+  emotions (the emotion-circuits recipe contrasts emotions with each other,
+  within each context).
 - **Score**: ``score(x) = (x - center) . d`` with ``d`` the unit direction and
   ``center`` the baseline's mean row (or, without a baseline, the mean of the
   label means). Score 0 is the baseline level; scores are distances in the
@@ -17,8 +19,10 @@ Conventions, the same for every method:
 - **Edit**: ``x + alpha * d`` moves the score by exactly ``alpha``.
   ``target_intensity=t`` moves each row to the score
   ``reference + t * (typical - reference)`` where *typical* is the mean score
-  of the label's training rows: 0 is the reference level, 1 a typical row of
-  the label, values above 1 extrapolate. For a row at the baseline mean this
+  of the label's training rows and *reference* that of the reference rows
+  (class-balanced): 0 is the reference level, 1 a typical row of the label,
+  values above 1 extrapolate. ``score(..., intensity=True)`` reports the same
+  scale. For a row at the baseline mean this
   is ``x + t * (mean(label) - mean(baseline))`` for ``diffmean``, which is how
   we read EmoReg's "move the embedding along the direction scaled by the
   target intensity" (the paper's exact formula is unverified).
