@@ -48,6 +48,12 @@ _EXPORTS: dict[str, str] = {
     "steer": "workbench.steering",
     "block_outputs": "workbench.steering",
     "extract_directions": "workbench.steering",
+    # encoders
+    "encoders": "workbench.encoders",
+    "encode": "workbench.encoders",
+    "TextEncoder": "workbench.encoders",
+    "SpeechEncoder": "workbench.encoders",
+    "VisionEncoder": "workbench.encoders",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
