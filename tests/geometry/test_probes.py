@@ -134,3 +134,4 @@ def test_plot_draws_both_metrics_chance_and_best_layer(sweep, stack):
     assert any("chance" in (a.text or "") for a in fig.layout.annotations)
     both = plot_probe_sweep({"grouped": sweep, "stratified": probe_sweep(stack, groups=None, progress=False)})
     assert len([t for t in both.data if t.showlegend is not False]) == 4
+    assert len(both.layout.shapes) == 1  # one chance line for sweeps over the same labels

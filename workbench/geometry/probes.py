@@ -399,7 +399,7 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
                 name=f"best: layer {x[best]}", legendgroup=label, showlegend=False,
                 hovertemplate=f"best layer %{{x}}: %{{y:.3f}}<extra>{label}</extra>",
             ))
-        chance = float(frame["chance_majority"].iloc[0])
+    for chance in sorted({round(float(frame["chance_majority"].iloc[0]), 6) for frame in sweeps.values()}):
         fig.add_hline(y=chance, line=dict(dash="dash", color="grey"),
                       annotation_text=f"chance (majority) {chance:.2f}", annotation_position="bottom right")
     fig.update_layout(
