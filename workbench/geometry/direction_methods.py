@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["METHODS", "centroids", "diffmean", "centered", "pca_diff", "probe", "svm"]
+__all__ = ["METHODS", "centroids", "diffmean", "centered", "pca_diff", "probe", "probe_weights", "svm"]
 
 METHODS = ("diffmean", "centered", "probe", "svm", "pca_diff")
 
