@@ -198,3 +198,24 @@ def test_relative_view_draws_its_anchors(stack):
     np.testing.assert_allclose(np.asarray(every_layer.figure.data[1].x), xy(every_layer)[every_layer._anchors, 0])
     with pytest.raises(TypeError, match="RelativeProjection"):
         Explorer(stack, relative="cosine")
+
+
+def test_colour_by_emotion_directions_per_layer(stack, meta):
+    from workbench.geometry.directions import Directions
+
+    directions = Directions(method="diffmean", by="emotion", progress=False).fit(stack)
+    explorer = Explorer(stack, color="direction: joy", directions=directions)
+    expected = directions.score(stack[2], layer=2, intensity=True)["joy"].to_numpy()
+    np.testing.assert_allclose(explorer.encoding.values, expected, rtol=1e-5)
+    joy = (meta["emotion"] == "joy").to_numpy()
+    assert explorer.encoding.values[joy].mean() > explorer.encoding.values[~joy].mean() + 0.5
+    explorer.layer_slider.value = 0
+    np.testing.assert_allclose(
+        explorer.encoding.values, directions.score(stack[0], layer=0, intensity=True)["joy"].to_numpy(), rtol=1e-5
+    )
+    # directions of layer 2 only: other layers are shown as missing, not scored with them
+    only_two = Directions(method="diffmean", by="emotion", progress=False).fit(stack[2])
+    explorer = Explorer(stack, color="direction: fear", directions=only_two, layer=0)
+    assert explorer.encoding.missing == len(meta)
+    with pytest.raises(ValueError, match="fitted Directions"):
+        Explorer(stack, directions=Directions())

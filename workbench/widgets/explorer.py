@@ -147,6 +147,10 @@ class Explorer(SelectionMixin, widgets.VBox):
     relative : RelativeProjection, optional
         Show every layer re-expressed relative to the same anchors (fitted on
         each layer with the anchor ids chosen on the first), anchors drawn.
+    directions : Directions, optional
+        Fitted emotion directions: adds ``"direction: <label>"`` colour
+        options, each row's intensity along that label's direction in the
+        layer shown (0 = baseline level, 1 = typical row of the label).
     params : mapping of method -> dict, optional
         Projection parameters, e.g. ``{"umap": {"n_neighbors": 30}}``.
     align : bool
@@ -190,6 +194,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         sample: int = 1000,
         anchors: Any = None,
         relative: Any = None,
+        directions: Any = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
         align: bool = True,
         panes: Sequence[Any] | None = None,
@@ -222,6 +227,8 @@ class Explorer(SelectionMixin, widgets.VBox):
         self._sample = sample
         self._params = {m: dict(p) for m, p in (params or {}).items()}
         self.options = ColorOptions(self.meta, colors)
+        if directions is not None:
+            self.options.add_directions(directions, single_space=isinstance(data, LatentSpace))
         self._color = self.options.resolve(color)
         self._init_selection()
         self._encodings: dict[tuple, ColorEncoding] = {}
@@ -445,7 +452,7 @@ class Explorer(SelectionMixin, widgets.VBox):
             self._method if option.depends == "map" else None,
         )
         if cache_key not in self._encodings:
-            values = self.options.values(self._color, self._layers[key], lambda: self._preservation(key))
+            values = self.options.values(self._color, self._layers[key], key, lambda: self._preservation(key))
             self._encodings[cache_key] = encode_colors(values, self._color, kind=option.kind)
         return self._encodings[cache_key]
 

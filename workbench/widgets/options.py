@@ -8,7 +8,10 @@ A colour option is any of:
 - a built-in: ``"preservation"`` (the share of each point's neighbours the
   map keeps, :func:`workbench.geometry.views.neighbour_preservation`) and,
   when the meta has ``emotion`` / ``secondary`` columns with finer labels,
-  their roll-up to a tier of Parrott's tree.
+  their roll-up to a tier of Parrott's tree;
+- the directions of a fitted :class:`~workbench.geometry.directions.Directions`
+  (:meth:`ColorOptions.add_directions`): one option per label, the row's
+  intensity along the label's direction in the layer shown.
 
 Options know what they depend on (nothing, the layer, or the map), so the
 Explorer recomputes and resends colours only when that changed.
@@ -45,6 +48,7 @@ class ColorOption:
     source: Any
     depends: str = ""
     kind: str | None = None  # force "categorical" / "numeric"
+    keyed: bool = False  # a callable taking (space, layer key) rather than (space)
 
 
 def _parrott_options(meta: pd.DataFrame) -> list[ColorOption]:
@@ -127,6 +131,36 @@ class ColorOptions:
         self._options[name] = ColorOption(name, source, depends, kind)
         return name
 
+    def add_directions(self, directions: Any, *, single_space: bool) -> list[str]:
+        """One option per label of a fitted ``Directions``: ``"direction: <label>"``.
+
+        Values are ``directions.score(space, layer=key, intensity=True)``: 0 at
+        the baseline's level, 1 for a typical row of the label, so one colour
+        scale reads every layer. A layer without fitted directions is shown as
+        missing (grey), never scored with another layer's direction; only
+        directions fitted on a single layer colour a single-space Explorer
+        whatever its name.
+        """
+        if not hasattr(directions, "directions_"):
+            raise ValueError("directions= needs fitted Directions; call .fit(stack) first")
+        fitted = directions.directions_
+        names = []
+        for label in directions.labels_:
+
+            def scores(space: LatentSpace, key: Any, label: str = label) -> np.ndarray:
+                if key in fitted:
+                    layer = key
+                elif single_space and len(fitted) == 1:
+                    layer = next(iter(fitted))
+                else:
+                    return np.full(space.n, np.nan)
+                return directions.score(space, layer=layer, intensity=True)[label].to_numpy()
+
+            name = f"direction: {label}"
+            self._options[name] = ColorOption(name, scores, "layer", "numeric", keyed=True)
+            names.append(name)
+        return names
+
     def resolve(self, spec: Any) -> str:
         """The option name for a ``color=`` argument (registering it when new)."""
         if spec is None:
@@ -159,9 +193,10 @@ class ColorOptions:
         self,
         name: str,
         space: LatentSpace,
+        key: Any,
         preservation: Callable[[], np.ndarray],
     ) -> Any:
-        """The per-point values of an option for one layer (None for no colour)."""
+        """The per-point values of an option for the layer ``key`` (None for no colour)."""
         option = self._options[name]
         source = option.source
         if source is None:
@@ -169,9 +204,9 @@ class ColorOptions:
         if source is PRESERVATION:
             return preservation()
         if isinstance(source, str):
-            return self.meta[source] if source in self.meta.columns else self.values(source, space, preservation)
+            return self.meta[source] if source in self.meta.columns else self.values(source, space, key, preservation)
         if callable(source):
-            values = source(space)
+            values = source(space, key) if option.keyed else source(space)
             if hasattr(values, "detach"):
                 values = values.detach().cpu().numpy()
             self._check_length(name, values)
