@@ -124,3 +124,9 @@ def test_clear_errors():
         trustworthiness(x, x[:5, :2])
     with pytest.raises(ValueError, match="cannot align"):
         align_to(x[:, :2], x[:10, :2])
+
+
+def test_pca_of_wide_data_uses_the_gram_matrix_and_still_matches():
+    x = np.random.default_rng(0).normal(size=(30, 200)).astype(np.float32)
+    view = project(x, "pca", quality=False, dims=3)
+    np.testing.assert_allclose(np.abs(view.coords), np.abs(PCA(3).fit_transform(x)), atol=1e-3)

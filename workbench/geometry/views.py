@@ -221,7 +221,7 @@ def project(
     ----------
     data : LatentSpace, tensor or array of shape (n_samples, n_features)
     method : {"pca", "umap", "tsne"}
-        PCA (scikit-learn), UMAP (umap-learn, fed the exact neighbour graph
+        PCA (in torch; scikit-learn's ``PCA`` up to rounding), UMAP (umap-learn, fed the exact neighbour graph
         through ``precomputed_knn``) or t-SNE (scikit-learn, Barnes-Hut).
     dims : {2, 3}
     seed : int
@@ -267,7 +267,7 @@ def project(
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"metric must be 'euclidean' or 'cosine'; got {metric!r}")
     matrix = as_matrix(data)
-    n, width = matrix.shape
+    n = matrix.shape[0]
     if n < 4:
         raise ValueError(f"a view needs at least 4 points; got {n}")
     merged = {**_DEFAULTS[method], **params}
@@ -280,13 +280,14 @@ def project(
     cached = store.get((key, version))
     if cached is not None:
         return cached if cached.name == name else replace(cached, name=name)
-    array = matrix.detach().to("cpu", torch.float32).numpy()
     if method == "pca":
-        coords = _pca(array, dims, metric, seed, width)
-    elif method == "umap":
-        coords = _umap(data, array, dims, metric, seed, merged, graph, progress)
+        coords = _pca(matrix, dims, metric)
     else:
-        coords = _tsne(array, dims, metric, seed, merged)
+        array = matrix.detach().to("cpu", torch.float32).numpy()
+        if method == "umap":
+            coords = _umap(data, array, dims, metric, seed, merged, graph, progress)
+        else:
+            coords = _tsne(array, dims, metric, seed, merged)
     coords = np.ascontiguousarray(coords, dtype=np.float32)
     trust = sampled = None
     if quality:
@@ -299,14 +300,35 @@ def project(
     return view
 
 
-def _pca(array: np.ndarray, dims: int, metric: str, seed: int, width: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
+def _pca(matrix: torch.Tensor, dims: int, metric: str) -> np.ndarray:
+    """Principal components in torch, where the vectors are.
 
+    The eigenvectors of the smaller of the covariance (d×d) and the Gram
+    matrix (n×n), in float64; signs fixed as scikit-learn's ``svd_flip``
+    does (largest loading positive), so the maps agree with ``PCA``. Torch
+    rather than scikit-learn because mixing torch's OpenMP threads with
+    NumPy's BLAS threads made the same PCA several times slower on few cores.
+    """
+    x = matrix.detach().float()
     if metric == "cosine":
-        array = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
-    coords = PCA(n_components=min(dims, width), random_state=seed).fit_transform(array)
-    if coords.shape[1] < dims:  # a 2-D space shown in 3-D: the third axis is flat
-        coords = np.hstack([coords, np.zeros((len(coords), dims - coords.shape[1]), coords.dtype)])
+        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    x = x - x.mean(0, keepdim=True)
+    n, width = x.shape
+    keep = min(dims, width, n)
+    if width <= n:
+        values, vectors = torch.linalg.eigh((x.T @ x).double())
+        components = vectors[:, -keep:].flip(1)  # (width, keep), largest first
+    else:
+        values, vectors = torch.linalg.eigh((x @ x.T).double())
+        scores = vectors[:, -keep:].flip(1) * values[-keep:].flip(0).clamp_min(0).sqrt()
+        components = x.double().T @ scores  # unnormalised loadings: only their signs and direction matter
+        components = components / components.norm(dim=0, keepdim=True).clamp_min(1e-300)
+    biggest = components.abs().argmax(0)
+    signs = torch.sign(components[biggest, torch.arange(keep, device=components.device)])
+    components = components * torch.where(signs == 0, torch.ones_like(signs), signs)
+    coords = (x @ components.float()).cpu().numpy()
+    if keep < dims:  # a 2-D space shown in 3-D: the third axis is flat
+        coords = np.hstack([coords, np.zeros((n, dims - keep), coords.dtype)])
     return coords
 
 
