@@ -30,6 +30,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -54,7 +55,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch threads (default: as they are)")
     parser.add_argument("--csv", help="another corpus (a CSV with id and text columns) instead of the built-in one")
-    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--json", default=str(Path(__file__).with_suffix(".json")), help="where to write the numbers")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -116,8 +117,13 @@ def main() -> None:
                 f"{median:9.3f} {len(texts) / median:8.1f} {bare_median / median:7.2f}x"
             )
     if args.json:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         with open(args.json, "w") as handle:
-            json.dump({"n": len(texts), "batch_size": args.batch_size, "device": str(device), "results": results}, handle, indent=2)
+            json.dump(
+                {"n": len(texts), "batch_size": args.batch_size, "device": str(device), "threads": torch.get_num_threads(),
+                 "load_average_1min_at_end": load, "results": results},
+                handle, indent=2,
+            )
 
 
 if __name__ == "__main__":
