@@ -112,9 +112,12 @@ def test_graph_with_copies_is_not_reused(rng):
     x = rng.normal(size=(100, 4))
     x = np.vstack([x, x[:3]])
     graph = knn(x, 10, device="cpu")
-    with pytest.warns(DuplicateWarning, match="searched again"):
+    with pytest.warns(DuplicateWarning) as caught:
         model = LocalIntrinsicDimension(n_neighbors=10, device="cpu").fit(x, knn_graph=graph)
     assert model.knn_graph_.n == 100
+    messages = " ".join(str(w.message) for w in caught)
+    assert "3 of 103 rows repeat" in messages and "searched again" in messages
+    assert all(w.filename == __file__ for w in caught)  # pointed at the caller, not at workbench
 
 
 def test_undefined_neighbourhoods_are_nan_and_reported():
