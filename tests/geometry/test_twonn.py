@@ -23,6 +23,7 @@ def _data(kind):
     raise KeyError(kind)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in log:RuntimeWarning")  # scikit-dimension's, at F = 1
 @pytest.mark.parametrize("kind", ["ball", "sphere", "roll", "ball40"])
 @pytest.mark.parametrize("method,discard", [("linear", 0.1), ("linear", 0.25), ("mle", 0.1), ("mle", 0.0)])
 def test_global_twonn_equals_skdim(kind, method, discard):

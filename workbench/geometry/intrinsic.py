@@ -72,9 +72,10 @@ def _two_nearest_members(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     offset = (torch.arange(b, device=block.device) * n_members)[:, None]
     # exact distances of the two picks, from differences: the product above
     # loses the low bits of small distances, which are what the ratios need
+    norm_dtype = torch.float32 if block.device.type == "mps" else torch.float64  # MPS has no float64
     exact = torch.stack(
         [
-            torch.linalg.vector_norm(flat - flat[(nearest[:, :, j] + offset).reshape(-1)], dim=1)
+            torch.linalg.vector_norm(flat - flat[(nearest[:, :, j] + offset).reshape(-1)], dim=1, dtype=norm_dtype)
             for j in range(2)
         ],
         dim=1,

@@ -119,7 +119,7 @@ def lid_profile(
     ([0, 1], True)
     """
     stack = _as_stack(stack)
-    keys = stack.layers if layers is None else [stack._key(key) for key in layers]
+    keys = stack.layers if layers is None else stack[list(layers)].layers
     rows = np.arange(stack.n)
     if sample is not None:
         if not 0 < sample:

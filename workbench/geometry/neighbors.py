@@ -193,6 +193,7 @@ def knn(
     # a few spare candidates absorb the rounding of the fast expansion
     candidates = min(k + max(4, k // 8), available)
     x_sq = (x * x).sum(1)
+    rank_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
     if chunk_size is None:
         per_row = (n * (dtype.itemsize * 3 + 8)) + candidates * x.shape[1] * dtype.itemsize
         chunk_size = chunk_rows(per_row, device=device, n_rows=q.shape[0], max_rows=65536)
@@ -218,11 +219,13 @@ def knn(
             # exact re-ranking of the candidates on directly computed distances
             neighbours = x[cand]
             if metric == "euclidean":
-                exact = (neighbours - block[:, None, :]).norm(dim=2)
+                # float64 accumulation: the ranking then agrees with a float64
+                # search (scikit-learn upcasts too) down to ~1e-9 relative gaps
+                exact = torch.linalg.vector_norm(neighbours - block[:, None, :], dim=2, dtype=rank_dtype)
             else:
                 exact = (1.0 - (neighbours * block[:, None, :]).sum(2)).clamp_(0.0, 2.0)
             del neighbours
             order = torch.argsort(exact, dim=1, stable=True)[:, :k]
             indices_out[start : start + block.shape[0]] = torch.gather(cand, 1, order)
-            distances_out[start : start + block.shape[0]] = torch.gather(exact, 1, order)
+            distances_out[start : start + block.shape[0]] = torch.gather(exact, 1, order).to(dtype)
     return KNNGraph(indices_out, distances_out, metric)
