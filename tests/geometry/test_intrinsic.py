@@ -6,7 +6,12 @@ skdim = pytest.importorskip("skdim")
 
 from workbench import LatentSpace  # noqa: E402
 from workbench.geometry.duplicates import DuplicateWarning  # noqa: E402
-from workbench.geometry.intrinsic import LocalIntrinsicDimension, neighbourhood_twonn  # noqa: E402
+from workbench.geometry.intrinsic import (  # noqa: E402
+    LocalIntrinsicDimension,
+    _from_lists,
+    _two_nearest_members,
+    neighbourhood_twonn,
+)
 from workbench.geometry.mle import MLE  # noqa: E402
 from workbench.geometry.neighbors import knn  # noqa: E402
 
@@ -34,6 +39,23 @@ def test_equals_skdim_fit_pw_on_the_same_neighbourhoods(manifolds, name):
     ours = LocalIntrinsicDimension(n_neighbors=32, device="cpu").fit(x)
     np.testing.assert_allclose(ours.lid_, _skdim_pw(x, 32, discard_fraction=0.1), atol=1e-4, rtol=0)
     assert ours.lid_.shape == (400,) and ours.n_duplicates_ == 0 and ours.n_dropped_ == 0
+    if name in ("M10a_Cubic", "M8_Nonlinear"):  # both paths: list look-ups and direct measurement
+        assert 0 < ours.n_direct_ < 400 * 32
+
+
+def test_lookups_equal_direct_measurement(manifolds):
+    x = torch.as_tensor(manifolds["M7_Roll"])
+    graph = knn(x, 24, device="cpu")
+    members = graph.indices[:, :16]
+    marks = torch.zeros(len(x), len(x), dtype=torch.bool)
+    r1, r2, short = _from_lists(members, graph.indices, graph.distances, marks)
+    block = x[members]
+    d1, d2 = _two_nearest_members(block - block.mean(1, keepdim=True), torch.arange(16).repeat(len(x), 1))
+    assert not bool(marks.any())  # the scratch table is left clean
+    found = ~short.numpy()
+    assert found.mean() > 0.99  # on a 2-D sheet nearly every member's list holds its two nearest members
+    np.testing.assert_allclose(r1.numpy()[found], d1.numpy()[found], rtol=1e-9)
+    np.testing.assert_allclose(r2.numpy()[found], d2.numpy()[found], rtol=1e-9)
 
 
 def test_float32_input_within_1e4_and_mle_method(manifolds):
@@ -62,7 +84,7 @@ def test_precomputed_graph_chunking_and_space_input(manifolds, small_frame):
     direct = LocalIntrinsicDimension(n_neighbors=30, device="cpu").fit(x)
     reused = LocalIntrinsicDimension(n_neighbors=30, device="cpu", chunk_size=7).fit(x, knn_graph=graph)
     np.testing.assert_allclose(reused.lid_, direct.lid_, atol=1e-12)
-    assert reused.knn_graph_.k == 30 and (reused.distinct_rows_ == np.arange(400)).all()
+    assert reused.knn_graph_.k == 40 and (reused.distinct_rows_ == np.arange(400)).all()
     space = LatentSpace(x)
     np.testing.assert_allclose(LocalIntrinsicDimension(n_neighbors=30, device="cpu").fit_transform(space), direct.lid_)
 
@@ -148,5 +170,9 @@ def test_clear_errors(rng):
         LocalIntrinsicDimension(n_neighbors=5).fit(x, knn_graph=knn(x[:40], 5))
     with pytest.raises(ValueError, match="only 3 distinct rows"), pytest.warns(DuplicateWarning):
         LocalIntrinsicDimension(n_neighbors=5).fit(np.repeat(np.eye(3), 4, axis=0))
-    with pytest.raises(ValueError, match="at least 3 members"):
-        neighbourhood_twonn(torch.as_tensor(x), knn(x, 2).indices)
+    with pytest.raises(ValueError, match="3 to 2 members"):
+        neighbourhood_twonn(torch.as_tensor(x), knn(x, 2))
+    graph = knn(x, 5)
+    with_self = type(graph)(torch.cat([torch.arange(50)[:, None], graph.indices], 1), torch.cat([torch.zeros(50, 1), graph.distances], 1), "euclidean")
+    with pytest.raises(ValueError, match="own neighbours"):
+        LocalIntrinsicDimension(n_neighbors=5).fit(x, knn_graph=with_self)

@@ -205,7 +205,8 @@ def distinct_neighbourhoods(
     -------
     x_used : tensor of shape (n_used, n_features)
         The rows the estimate runs on: all of them, or the distinct ones.
-    graph : KNNGraph with n_used rows and ``n_neighbors`` columns
+    graph : KNNGraph with n_used rows and ``k >= n_neighbors`` columns
+        The given graph is returned whole: longer lists serve the local TwoNN.
     groups : DuplicateGroups or None
         None when every row was kept.
     """
@@ -228,6 +229,12 @@ def distinct_neighbourhoods(
             raise ValueError(f"knn_graph has {knn_graph.n} rows but X has {n}")
         if knn_graph.k < n_neighbors:
             raise ValueError(f"knn_graph has k={knn_graph.k} neighbours per row; n_neighbors={n_neighbors} needs more")
+        own = torch.arange(n, device=knn_graph.indices.device)[:, None]
+        if bool((knn_graph.indices == own).any()):
+            raise ValueError(
+                "knn_graph lists points as their own neighbours; drop that first column "
+                "(a KNNGraph excludes the point itself)"
+            )
     groups = None
     if policy == "deduplicate":
         found = unique_rows(x, tol=tol, device=device)
@@ -250,4 +257,4 @@ def distinct_neighbourhoods(
                 knn_graph = None
     if knn_graph is None:
         knn_graph = knn(x, n_neighbors, device=device, progress=progress)
-    return x, knn_graph.truncate(n_neighbors), groups
+    return x, knn_graph, groups

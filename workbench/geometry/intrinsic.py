@@ -10,18 +10,19 @@ across layers and training checkpoints. They compute it with
 ``skdim.id.TwoNN(discard_fraction=0.1).fit_pw(X, n_neighbors=128)``, which
 fits one scikit-learn regression per point in a Python loop.
 
-Here the same numbers come from one vectorised pass. For a chunk of ``B``
-points the ``B x L x D`` block of neighbourhoods is gathered and centred, the
-``B x L x L`` squared distances inside every neighbourhood come from one
-batched matrix product, the two nearest members of every member are picked
-from it, and their distances are then recomputed from coordinate
-differences, which removes the cancellation error of the product (so float32
-is safe, and exact copies give exactly 0). The ratios of all ``B``
-neighbourhoods are fitted at once by :func:`~workbench.geometry.twonn.twonn_dimension`.
-
-On a CPU the chunk is kept small enough to stay in cache (the pass is bound
-by memory traffic there, and small chunks were measured 2-3x faster than
-large ones); on a GPU it is sized from the free memory.
+Here the same numbers come from one vectorised pass over chunks of
+neighbourhoods, built on one observation: a member's two nearest members are
+the first two entries of *its own* (sorted, exact) neighbour list that belong
+to the neighbourhood. So for a chunk of ``B`` points the pass gathers the
+members' lists (``B x L x k`` integers), marks which entries are members,
+and reads ``r1, r2`` off the graph's distances; no distance is computed. Only
+where a member's list holds fewer than two members (at the far edge of a
+neighbourhood in high dimension: 0.1-1 % of members for MiniLM token
+vectors, ~0 on low-dimensional data) is that member measured directly, by
+one batched product against its neighbourhood, the two picks then
+recomputed from coordinate differences to remove the product's cancellation
+error. Both routes give scikit-dimension's numbers to rounding error
+(tested).
 """
 
 from __future__ import annotations
@@ -43,50 +44,115 @@ __all__ = ["LocalIntrinsicDimension", "neighbourhood_twonn"]
 
 Estimator = Literal["twonn", "mle"]
 _ESTIMATORS = ("twonn", "mle")
-#: bytes of neighbourhood block a CPU chunk aims at (a share of a typical L2/L3 cache)
-_CPU_CHUNK_BYTES = 4 << 20
+#: bytes a CPU chunk of look-ups aims at (larger chunks mean fewer, larger
+#: operations; smaller ones stay in cache; flat in between, measured)
+_CPU_LOOKUP_BYTES = 64 << 20
+#: bytes of neighbourhood block a CPU direct measurement aims at: the batched
+#: product is bound by memory traffic there, and blocks that stay in cache
+#: were measured 2-3x faster than large ones
+_CPU_BLOCK_BYTES = 4 << 20
 
 
-def _chunk_size(n: int, n_neighbors: int, n_features: int, itemsize: int, device: torch.device) -> int:
-    block = n_neighbors * n_features * itemsize
+def _chunk_size(n: int, n_members: int, k: int, n_features: int, itemsize: int, device: torch.device) -> int:
+    # look-ups: a row of the membership table, neighbour lists, hits, counts (L x k)
+    lookup = n + n_members * k * 24
     if device.type == "cpu":
-        return max(1, min(n, _CPU_CHUNK_BYTES // block))
-    # gathered + centred block, one gathered partner, the L x L distances and top-k
-    per_row = 3 * block + 3 * n_neighbors * n_neighbors * itemsize
-    return chunk_rows(per_row, device=device, n_rows=n, max_rows=8192)
+        return max(1, min(n, _CPU_LOOKUP_BYTES // lookup))
+    # on a GPU every neighbourhood of a chunk may need the direct measurement
+    direct = n_members * (3 * n_features + 3 * n_members) * itemsize
+    return chunk_rows(lookup + direct, device=device, n_rows=n, max_rows=8192)
 
 
-def _two_nearest_members(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Distances from every member of each neighbourhood to its two nearest other members.
+def _direct_rows(n_members: int, n_features: int, itemsize: int, device: torch.device, chunk_size: int) -> int:
+    if device.type != "cpu":
+        return chunk_size
+    return max(1, _CPU_BLOCK_BYTES // (n_members * n_features * itemsize))
 
-    ``block`` has shape (B, L, D) and is centred per neighbourhood; returns
-    ``r1, r2`` of shape (B, L).
+
+def _from_lists(
+    members: torch.Tensor, indices: torch.Tensor, distances: torch.Tensor, marks: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two nearest members of every member, read from the members' own neighbour lists.
+
+    A member's neighbour list is sorted and exact, so the first two entries of
+    it that belong to the same neighbourhood *are* its two nearest members,
+    at the distances the list holds. ``marks`` is a cleared (>= B, n_samples)
+    boolean scratch table (membership by look-up: a sorted search was
+    measured 7x slower). Returns ``r1, r2`` of shape (B, L) and a mask of the
+    members whose list holds fewer than two of them.
     """
-    b, n_members, n_features = block.shape
+    b = members.shape[0]
+    lists = indices[members]  # B x L x k: every member's own neighbours
+    marks = marks[:b]
+    marks.scatter_(1, members, True)
+    hit = marks.gather(1, lists.reshape(b, -1)).view_as(lists)
+    marks.scatter_(1, members, False)
+    count = hit.cumsum(2, dtype=torch.int32)
+    first = hit.to(torch.uint8).argmax(2, keepdim=True)
+    second = ((count == 2) & hit).to(torch.uint8).argmax(2, keepdim=True)
+    near = distances[members]
+    return near.gather(2, first).squeeze(2), near.gather(2, second).squeeze(2), count[:, :, -1] < 2
+
+
+def _two_nearest_members(block: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances from some members of each neighbourhood to their two nearest other members.
+
+    ``block`` has shape (P, L, D), centred per neighbourhood; ``rows`` (P, S)
+    holds the positions of the members to measure. Returns ``r1, r2`` of
+    shape (P, S). Used where the neighbour lists fall short.
+    """
+    p, n_members, n_features = block.shape
+    flat = block.reshape(-1, n_features)
+    offset = (torch.arange(p, device=block.device) * n_members)[:, None]
+    sub = flat[(rows + offset).reshape(-1)].view(p, -1, n_features)
     sq = (block * block).sum(2)
-    d2 = torch.baddbmm(sq[:, :, None] + sq[:, None, :], block, block.transpose(1, 2), alpha=-2.0)
-    d2.diagonal(dim1=1, dim2=2).fill_(float("inf"))
+    d2 = torch.baddbmm(sq.gather(1, rows)[:, :, None] + sq[:, None, :], sub, block.transpose(1, 2), alpha=-2.0)
+    d2.scatter_(2, rows[:, :, None], float("inf"))  # a member is not its own neighbour
     nearest = torch.topk(d2, 2, dim=2, largest=False, sorted=False).indices
     del d2
-    flat = block.reshape(-1, n_features)
-    offset = (torch.arange(b, device=block.device) * n_members)[:, None]
     # exact distances of the two picks, from differences: the product above
     # loses the low bits of small distances, which are what the ratios need
     norm_dtype = torch.float32 if block.device.type == "mps" else torch.float64  # MPS has no float64
     exact = torch.stack(
         [
-            torch.linalg.vector_norm(flat - flat[(nearest[:, :, j] + offset).reshape(-1)], dim=1, dtype=norm_dtype)
+            torch.linalg.vector_norm(
+                sub - flat[(nearest[:, :, j] + offset).reshape(-1)].view_as(sub), dim=2, dtype=norm_dtype
+            )
             for j in range(2)
         ],
-        dim=1,
-    ).view(b, n_members, 2)
-    exact = exact.sort(dim=2).values
+        dim=2,
+    ).sort(dim=2).values
     return exact[:, :, 0], exact[:, :, 1]
+
+
+def _measure_short(
+    x: torch.Tensor, members: torch.Tensor, short: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor, rows_per_part: int
+) -> int:
+    """Fill in ``r1, r2`` of the members whose lists fell short, in place; returns how many."""
+    direct = short.any(1).nonzero().flatten()
+    if not len(direct):
+        return 0
+    for part in direct.split(rows_per_part):
+        need = short[part]
+        width = int(need.sum(1).max())
+        # the members to measure first in every row; rows with fewer measure a
+        # few extra members, whose values are thrown away
+        rows = need.to(torch.uint8).topk(width, dim=1).indices
+        keep = need.gather(1, rows)
+        block = x[members[part]]
+        block -= block.mean(1, keepdim=True)
+        near1, near2 = _two_nearest_members(block, rows)
+        for out, new in ((r1, near1), (r2, near2)):
+            current = out[part]
+            current.scatter_(1, rows, torch.where(keep, new.to(out.dtype), current.gather(1, rows)))
+            out[part] = current
+    return int(short.sum())
 
 
 def neighbourhood_twonn(
     x: torch.Tensor,
-    indices: torch.Tensor,
+    graph: KNNGraph,
+    n_members: int | None = None,
     *,
     discard_fraction: float = 0.1,
     method: Method = "linear",
@@ -94,15 +160,26 @@ def neighbourhood_twonn(
     device: str | torch.device = "auto",
     chunk_size: int | None = None,
     progress: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     """TwoNN inside every neighbourhood, in one vectorised pass over chunks.
+
+    The neighbourhood of row ``i`` is its first ``n_members`` neighbours in
+    ``graph``. For each member, its two nearest other members are the first
+    two entries of its *own* neighbour list that lie in the neighbourhood, so
+    they are read from the graph (integer look-ups, no distance computed).
+    Only a member whose list holds fewer than two of them (at the far edge
+    of a neighbourhood in high dimension) is measured directly against its
+    neighbourhood.
 
     Parameters
     ----------
     x : tensor of shape (n_samples, n_features)
-    indices : tensor of shape (n_queries, L)
-        Row positions in ``x`` of each neighbourhood's members (a
-        :attr:`KNNGraph.indices`).
+    graph : KNNGraph of the rows of ``x``, with ``k >= n_members``
+        Exact Euclidean neighbours, a point never its own neighbour (as
+        :func:`~workbench.geometry.neighbors.knn` gives them). Longer lists
+        (``k > n_members``) make the direct fallback rarer.
+    n_members : int, optional
+        Neighbourhood size ``L``; ``graph.k`` by default.
     discard_fraction, method, zero_tol
         As in :func:`~workbench.geometry.twonn.twonn_dimension`.
     device : {"auto", "cpu", "cuda", ...}
@@ -114,21 +191,28 @@ def neighbourhood_twonn(
 
     Returns
     -------
-    dimension : tensor of shape (n_queries,), float64 on the CPU
-    n_dropped : tensor of shape (n_queries,), int64
+    dimension : tensor of shape (n_samples,), float64 on the CPU
+    n_dropped : tensor of shape (n_samples,), int64
         Members whose nearest member is at distance ``<= zero_tol``.
+    n_direct : int
+        Members that were measured directly.
     """
     device = resolve_device(device)
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    n_members = graph.k if n_members is None else int(n_members)
+    if not 3 <= n_members <= graph.k:
+        raise ValueError(f"TwoNN inside a neighbourhood needs 3 to {graph.k} members; got {n_members}")
     x = x.to(device=device, dtype=dtype)
-    indices = indices.to(device)
-    n, n_members = indices.shape
-    if n_members < 3:
-        raise ValueError(f"TwoNN inside a neighbourhood needs at least 3 members; got {n_members}")
+    indices = graph.indices.to(device=device)
+    distances = graph.distances.to(device=device)
+    n = indices.shape[0]
     if chunk_size is None:
-        chunk_size = _chunk_size(n, n_members, x.shape[1], dtype.itemsize, device)
+        chunk_size = _chunk_size(n, n_members, graph.k, x.shape[1], dtype.itemsize, device)
+    direct_rows = _direct_rows(n_members, x.shape[1], dtype.itemsize, device, chunk_size)
+    marks = torch.zeros((min(chunk_size, n), n), dtype=torch.bool, device=device)
     dimension = torch.empty(n, dtype=torch.float64)
     dropped = torch.empty(n, dtype=torch.int64)
+    n_direct = 0
     starts = range(0, n, chunk_size)
     if progress:
         from tqdm.auto import tqdm
@@ -136,14 +220,13 @@ def neighbourhood_twonn(
         starts = tqdm(starts, desc=f"local TwoNN (L={n_members})", unit="chunk")
     with torch.inference_mode():
         for start in starts:
-            block = x[indices[start : start + chunk_size]]
-            block -= block.mean(1, keepdim=True)
-            r1, r2 = _two_nearest_members(block)
-            del block
+            members = indices[start : start + chunk_size, :n_members]
+            r1, r2, short = _from_lists(members, indices, distances, marks)
+            n_direct += _measure_short(x, members, short, r1, r2, direct_rows)
             dims, drops = twonn_dimension(r1, r2, discard_fraction=discard_fraction, method=method, zero_tol=zero_tol)
             dimension[start : start + len(dims)] = dims.cpu().to(torch.float64)
             dropped[start : start + len(dims)] = drops.cpu()
-    return dimension, dropped
+    return dimension, dropped, n_direct
 
 
 class LocalIntrinsicDimension(BaseEstimator):
@@ -188,6 +271,10 @@ class LocalIntrinsicDimension(BaseEstimator):
     n_dropped_ : int
         Ratios (or distances, for ``"mle"``) left out of fits because of a
         zero nearest distance.
+    n_direct_ : int
+        TwoNN only: neighbourhood members whose two nearest members were not
+        in their own neighbour list, so were measured directly (a cost
+        indicator; the values are the same either way).
     n_features_in_ : int
 
     Examples
@@ -289,9 +376,10 @@ class LocalIntrinsicDimension(BaseEstimator):
             device=self.device,
             progress=self.progress,
         )
-        dimension, dropped = neighbourhood_twonn(
+        dimension, dropped, self.n_direct_ = neighbourhood_twonn(
             used,
-            graph.indices,
+            graph,
+            int(self.n_neighbors),
             discard_fraction=self.discard_fraction,
             method=self.method,
             zero_tol=self.duplicate_tol,

@@ -191,6 +191,7 @@ def local_mle(
     used, graph, groups = distinct_neighbourhoods(
         x, n_neighbors, knn_graph=knn_graph, policy=duplicates, tol=duplicate_tol, device=device, progress=progress
     )
+    graph = graph.truncate(n_neighbors)
     dimension, dropped = levina_bickel(graph.distances, unbiased=unbiased, zero_tol=duplicate_tol)
     n_dropped = int(dropped.sum())
     report_dropped(n_dropped, graph.indices.numel(), policy=duplicates, what="neighbour distances")

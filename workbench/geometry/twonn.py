@@ -41,6 +41,8 @@ from workbench.geometry.neighbors import Data, as_matrix, knn
 __all__ = ["TwoNN", "twonn_dimension"]
 
 Method = Literal["linear", "mle"]
+#: log-ratios below this are ties at the precision of float32 distances
+_TIE = 1e-6
 _METHODS = ("linear", "mle")
 
 
@@ -77,7 +79,8 @@ def twonn_dimension(
     -------
     dimension : tensor of shape (n_rows,)
         NaN where fewer than 2 ratios are left to fit, or where all kept
-        ratios are 1 (a lattice: the slope is undefined).
+        ratios are 1 (a lattice, or copies: the slope is undefined;
+        scikit-dimension returns 0 there). Ratios within 1e-6 of 1 count as 1.
     n_dropped : tensor of shape (n_rows,), int64
         Ratios dropped per row because ``r1 <= zero_tol``.
 
@@ -102,6 +105,12 @@ def twonn_dimension(
     n_valid = valid.sum(1)
     mu = torch.where(valid, r2 / torch.where(valid, r1, torch.ones_like(r1)), torch.full_like(r1, float("inf")))
     log_mu = torch.log(torch.sort(mu, dim=1).values)
+    # two members at the same distance (copies of one point, say) read as a
+    # ratio of 1 + rounding error when their distances were rounded apart; an
+    # all-tie neighbourhood would then give a slope of ~1e15 instead of none.
+    # Below _TIE, a ratio is a tie (real ratios that close to 1 are rare, and
+    # counting them as ties moves the slope by less than _TIE)
+    log_mu = torch.where(log_mu < _TIE, torch.zeros_like(log_mu), log_mu)
     n_total = n_valid.to(dtype)
     # int(N * (1 - f)) exactly as Python computes it: same float64 product, truncated
     n_keep = torch.floor(n_total * (1.0 - discard_fraction))
@@ -115,7 +124,8 @@ def twonn_dimension(
     else:
         last = torch.gather(log_mu, 1, (n_keep.long() - 1).clamp(min=0)[:, None]).squeeze(1)
         dimension = (n_keep - 1.0) / (log_mu.sum(1) + (n_total - n_keep) * last)
-    dimension = torch.where(n_keep >= 2, dimension, torch.full_like(dimension, float("nan")))
+    defined = (n_keep >= 2) & torch.isfinite(dimension)
+    dimension = torch.where(defined, dimension, torch.full_like(dimension, float("nan")))
     return dimension, n_points - n_valid
 
 
