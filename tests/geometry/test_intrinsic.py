@@ -9,6 +9,7 @@ from workbench.geometry.duplicates import DuplicateWarning  # noqa: E402
 from workbench.geometry.intrinsic import (  # noqa: E402
     LocalIntrinsicDimension,
     _from_lists,
+    _Lists,
     _two_nearest_members,
     neighbourhood_twonn,
 )
@@ -48,7 +49,7 @@ def test_lookups_equal_direct_measurement(manifolds):
     graph = knn(x, 24, device="cpu")
     members = graph.indices[:, :16]
     marks = torch.zeros(len(x), len(x), dtype=torch.bool)
-    r1, r2, short = _from_lists(members, graph.indices, graph.distances, marks)
+    r1, r2, short = _from_lists(members, _Lists(graph, torch.device("cpu")), marks)
     block = x[members]
     d1, d2 = _two_nearest_members(block - block.mean(1, keepdim=True), torch.arange(16).repeat(len(x), 1))
     assert not bool(marks.any())  # the scratch table is left clean

@@ -128,12 +128,13 @@ def _normalise(x: torch.Tensor, what: str) -> torch.Tensor:
 def _float64_neighbours(
     scores: torch.Tensor, block: torch.Tensor, x: torch.Tensor, x_sq: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k smallest float64 squared distances of each row, copies measured directly."""
+    """The k nearest of each row from float64 ``|x|^2 - 2 q.x`` scores, copies measured directly."""
     squared, nearest = torch.topk(scores, k, dim=1, largest=False, sorted=True)
-    squared.clamp_(min=0.0)
+    block_sq = (block * block).sum(1, keepdim=True)
+    squared.add_(block_sq).clamp_(min=0.0)
     # below ~1e-8 of the norms the expansion has lost its digits: an exact copy
     # would read ~1e-8 instead of 0, and TwoNN divides by it
-    lost = squared <= 1e-8 * ((block * block).sum(1, keepdim=True) + x_sq[nearest])
+    lost = squared <= 1e-8 * (block_sq + x_sq[nearest])
     if bool(lost.any()):
         rows, columns = lost.nonzero(as_tuple=True)
         squared[rows, columns] = ((block[rows] - x[nearest[rows, columns]]) ** 2).sum(1)
@@ -234,7 +235,9 @@ def knn(
         for start in starts:
             block = q[start : start + chunk_size]
             if metric == "euclidean":
-                scores = (block * block).sum(1, keepdim=True) + x_sq[None, :] - 2.0 * (block @ x.T)
+                # |x|^2 - 2 q.x ranks like the squared distance (|q|^2 is the
+                # same along a row); one fused product, |q|^2 added to the k kept
+                scores = torch.addmm(x_sq[None, :], block, x.T, alpha=-2.0)
             else:
                 scores = -(block @ x.T)
             if self_search:
