@@ -44,7 +44,7 @@ def _as_stack(data: LayerStack | LatentSpace) -> LayerStack:
     raise TypeError(f"expected a LayerStack or a LatentSpace; got {type(data).__name__}")
 
 
-def _summary(layer: LayerKey, lid: np.ndarray, estimator: LocalIntrinsicDimension) -> dict[str, Any]:
+def _summary(layer: LayerKey, lid: np.ndarray, n_duplicates: int) -> dict[str, Any]:
     finite = lid[np.isfinite(lid)]
     return {
         "layer": layer,
@@ -52,7 +52,7 @@ def _summary(layer: LayerKey, lid: np.ndarray, estimator: LocalIntrinsicDimensio
         "median": float(np.median(finite)) if len(finite) else np.nan,
         "std": float(finite.std()) if len(finite) else np.nan,
         "n": int(len(finite)),
-        "n_duplicates": int(estimator.n_duplicates_),
+        "n_duplicates": int(n_duplicates),
     }
 
 
@@ -103,8 +103,9 @@ def lid_profile(
     -------
     profile : DataFrame with one row per layer
         Columns ``layer``, ``mean``, ``median``, ``std`` (over points with a
-        defined estimate), ``n`` (how many) and ``n_duplicates`` (copies the
-        estimator merged).
+        defined estimate), ``n`` (how many) and ``n_duplicates`` (rows that
+        repeat another: removed by ``dedupe`` among the sampled rows, or
+        merged by the estimator).
     stack : LayerStack, only with ``return_stack=True``
 
     Examples
@@ -138,6 +139,7 @@ def lid_profile(
         used = rows
         if dedupe:
             used = rows[unique_rows(vectors[rows]).keep]
+        removed = len(rows) - len(used)
         if max_points is not None:
             used = used[: int(max_points)]
         estimator = LocalIntrinsicDimension(n_neighbors=n_neighbors, **options)
@@ -145,7 +147,7 @@ def lid_profile(
             lid = estimator.fit(vectors[used]).lid_
         except ValueError as exc:
             raise ValueError(f"layer {key!r}: {exc}") from exc
-        summaries.append(_summary(key, lid, estimator))
+        summaries.append(_summary(key, lid, removed + estimator.n_duplicates_))
         column = np.full(stack.n, np.nan)
         column[used] = lid
         columns[f"lid_{key}"] = column
