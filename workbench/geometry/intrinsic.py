@@ -354,7 +354,10 @@ class LocalIntrinsicDimension(BaseEstimator):
         y : ignored
         knn_graph : KNNGraph, optional
             Precomputed Euclidean neighbours of ``X`` with ``k >= n_neighbors``
-            (for example from :func:`workbench.geometry.neighbors.knn`).
+            (for example from :func:`workbench.geometry.neighbors.knn`). They
+            must be exact: the members' own lists are read to find their
+            nearest members, so an approximate graph gives approximate
+            estimates. Longer lists than ``n_neighbors`` are used too.
 
         Returns
         -------

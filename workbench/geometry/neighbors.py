@@ -14,7 +14,7 @@ would spoil close neighbours (the ones TwoNN's ratios depend on), so:
   distances computed directly from the differences (gathers are cheap there);
 * on a CPU (Euclidean), the product runs in float64, exact enough for every
   neighbour but copies and near-copies, which are measured directly. A float32
-  product plus re-ranking was measured 4-5x slower on a CPU: gathering
+  product plus re-ranking was measured 3-5x slower on a CPU: gathering
   ``k`` candidate rows per query is bound by memory traffic, not arithmetic.
 """
 
