@@ -219,3 +219,14 @@ def test_colour_by_emotion_directions_per_layer(stack, meta):
     assert explorer.encoding.missing == len(meta)
     with pytest.raises(ValueError, match="fitted Directions"):
         Explorer(stack, directions=Directions())
+
+
+def test_colour_by_local_intrinsic_dimension_per_layer(stack):
+    from workbench import LocalIntrinsicDimension
+
+    explorer = Explorer(stack, color="lid")
+    expected = LocalIntrinsicDimension(n_neighbors=len(stack.meta) - 1).fit(stack[2]).lid_
+    np.testing.assert_allclose(explorer.encoding.values, expected, rtol=1e-5)
+    assert explorer.encoding.kind == "numeric" and np.nanmedian(explorer.encoding.values) > 2
+    explorer.layer_slider.value = 0
+    assert not np.allclose(explorer.encoding.values, expected)

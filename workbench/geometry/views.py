@@ -172,9 +172,10 @@ def _hashable(params: dict) -> tuple:
 def neighbour_graph(data: Data, k: int, *, metric: str = "euclidean", progress: bool = False) -> KNNGraph:
     """The exact ``k``-NN graph of ``data``, computed once and reused.
 
-    A graph computed for a larger ``k`` on the same vectors is truncated
-    rather than recomputed, so UMAP (``n_neighbors - 1``) and the
-    preservation score (``k``) share one search.
+    A graph computed for a larger ``k`` on the same vectors (and metric) is
+    truncated rather than recomputed, so local intrinsic dimension (128),
+    UMAP (``n_neighbors - 1``) and the preservation score (``k``) share one
+    search when the largest is asked for first.
 
     Returns
     -------
@@ -184,13 +185,12 @@ def neighbour_graph(data: Data, k: int, *, metric: str = "euclidean", progress: 
     owner = _cache_owner(data)
     store = _GRAPHS.store(owner) if owner is not None else {}
     version = owner._version if owner is not None else None
-    for (cached_metric, cached_version), graph in store.items():
-        if cached_metric == metric and cached_version == version and graph.k >= k:
-            return graph.truncate(k)
+    cached = store.get(metric)
+    if cached is not None and cached[0] == version and cached[1].k >= k:
+        return cached[1].truncate(k)
     graph = knn(data, k, metric=metric, progress=progress).cpu()
     if owner is not None:
-        store.clear()  # one graph per tensor: the largest k asked for so far
-        store[(metric, version)] = graph
+        store[metric] = (version, graph)  # per metric, the largest k asked for so far
     return graph
 
 

@@ -6,7 +6,10 @@ A colour option is any of:
 - an array or Series with one value per row;
 - a callable ``space -> array`` (re-evaluated for every layer shown);
 - a built-in: ``"preservation"`` (the share of each point's neighbours the
-  map keeps, :func:`workbench.geometry.views.neighbour_preservation`) and,
+  map keeps, :func:`workbench.geometry.views.neighbour_preservation`),
+  ``"lid"`` (each point's local intrinsic dimension,
+  :class:`~workbench.geometry.intrinsic.LocalIntrinsicDimension`, TwoNN on
+  its 128 nearest neighbours as in Ruppik et al. 2025) and,
   when the meta has ``emotion`` / ``secondary`` columns with finer labels,
   their roll-up to a tier of Parrott's tree;
 - the directions of a fitted :class:`~workbench.geometry.directions.Directions`
@@ -28,10 +31,13 @@ import pandas as pd
 
 from workbench.space import LatentSpace
 
-__all__ = ["ColorOptions", "ColorOption", "NONE", "PRESERVATION"]
+__all__ = ["ColorOptions", "ColorOption", "NONE", "PRESERVATION", "LID", "local_dimension"]
 
 NONE = "(none)"
 PRESERVATION = "preservation"
+LID = "lid"
+#: Neighbourhood of the "lid" option (the paper's L), fewer for small data.
+LID_NEIGHBORS = 128
 #: Columns never offered in the dropdown (still usable when named explicitly).
 _NOT_OFFERED = {"id", "text", "image", "audio"}
 
@@ -49,6 +55,26 @@ class ColorOption:
     depends: str = ""
     kind: str | None = None  # force "categorical" / "numeric"
     keyed: bool = False  # a callable taking (space, layer key) rather than (space)
+
+
+def local_dimension(space: LatentSpace) -> np.ndarray:
+    """Per-point local intrinsic dimension (TwoNN in each point's neighbourhood), NaN where undefined.
+
+    The Euclidean neighbour graph comes from
+    :func:`workbench.geometry.views.neighbour_graph`, so it is searched once
+    per layer and shared with UMAP and the preservation score.
+    """
+    import warnings
+
+    from workbench.geometry.intrinsic import LocalIntrinsicDimension
+    from workbench.geometry.views import neighbour_graph
+
+    neighbours = min(LID_NEIGHBORS, space.n - 1)
+    graph = neighbour_graph(space, neighbours, metric="euclidean")
+    with warnings.catch_warnings():
+        # undefined points are drawn grey and counted in the legend as missing
+        warnings.filterwarnings("ignore", message=".*undefined.*", category=RuntimeWarning)
+        return LocalIntrinsicDimension(n_neighbors=neighbours).fit(space, knn_graph=graph).lid_
 
 
 def _parrott_options(meta: pd.DataFrame) -> list[ColorOption]:
@@ -103,6 +129,7 @@ class ColorOptions:
             if _offered(meta, column):
                 self._options[str(column)] = ColorOption(str(column), column)
         self._options[PRESERVATION] = ColorOption(PRESERVATION, PRESERVATION, "map", "numeric")
+        self._options[LID] = ColorOption(LID, local_dimension, "layer", "numeric")
         for option in _parrott_options(meta):
             self._options[option.name] = option
         for name, source in (extra or {}).items():
