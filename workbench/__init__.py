@@ -39,6 +39,20 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    "load_speech": "workbench.datasets",
+    "make_speech": "workbench.datasets",
+    "make_faces": "workbench.datasets",
+    "load_parallel": "workbench.datasets",
+    # classical baselines as encoders
+    "encode_acoustic": "workbench.encoders.acoustic",
+    "acoustic_features": "workbench.encoders.acoustic",
+    "encode_image_features": "workbench.encoders.image_features",
+    # one view across modalities
+    "shared_view": "workbench.geometry.shared",
+    "SharedView": "workbench.geometry.shared",
+    "center_by": "workbench.geometry.shared",
+    "cross_modal_retrieval": "workbench.geometry.shared",
+    "emotion_agreement": "workbench.geometry.shared",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -4,6 +4,7 @@ See :mod:`workbench.datasets.schema` for the columns.
 """
 
 from workbench.datasets.faces import FACE_EXPRESSIONS, draw_face, expression_for, faces_for, make_faces
+from workbench.datasets.parallel import load_parallel
 from workbench.datasets.schema import (
     MODALITY_COLUMNS,
     STANDARD_COLUMNS,
@@ -37,6 +38,7 @@ __all__ = [
     "faces_for",
     "fingerprint",
     "load_emotion_sentences",
+    "load_parallel",
     "load_speech",
     "make_faces",
     "make_speech",

@@ -53,6 +53,7 @@ Identity parameters (independent of emotion)
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
@@ -318,12 +319,29 @@ def draw_face(expression: Expression, identity: Identity = Identity(), *, size: 
 # ----------------------------------------------------------------------------
 
 
-def faces_for(frame: pd.DataFrame, *, seed: int = 0, size: int = 96, progress: bool = False) -> pd.DataFrame:
+def _identity_key(key) -> int:
+    return zlib.crc32(str(key).encode())
+
+
+def _identity_rng(seed: int, key) -> np.random.Generator:
+    return np.random.default_rng([int(seed), _identity_key(key)])
+
+
+def faces_for(
+    frame: pd.DataFrame,
+    *,
+    seed: int = 0,
+    size: int = 96,
+    identity_by: str = "id",
+    progress: bool = False,
+) -> pd.DataFrame:
     """One face per row of ``frame``, with that row's ``emotion`` and ``intensity``.
 
-    Row ``i`` gets the identity drawn from ``numpy.random.default_rng([seed, i])``,
-    so identities do not depend on the emotions, and the first rows of a
-    longer frame get the same faces as a shorter one.
+    Each row's identity is drawn from a generator seeded by ``seed`` and the
+    row's value in ``identity_by`` (its CRC-32): with the default ``"id"``
+    every row is a different person, independent of its emotion, and an id
+    gets the same face whatever other rows are drawn with it. Rows sharing a
+    value of another column (``"speaker"``, say) share a face.
 
     Parameters
     ----------
@@ -335,6 +353,8 @@ def faces_for(frame: pd.DataFrame, *, seed: int = 0, size: int = 96, progress: b
     seed : int
     size : int
         Image side in pixels.
+    identity_by : str
+        Column whose value picks the person (see above).
     progress : bool
         Show a progress bar.
 
@@ -355,22 +375,22 @@ def faces_for(frame: pd.DataFrame, *, seed: int = 0, size: int = 96, progress: b
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame; got {type(frame).__name__}")
-    missing = [c for c in ("emotion", "intensity") if c not in frame.columns]
-    if missing:
-        raise ValueError(f"faces_for needs column(s) {missing}; got {list(frame.columns)}")
     frame = frame.reset_index(drop=True).copy()
     if "id" not in frame.columns:
         frame.insert(0, "id", np.arange(len(frame)))
+    missing = [c for c in ("emotion", "intensity", identity_by) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"faces_for needs column(s) {missing}; got {list(frame.columns)}")
     images, identities, expressions = [], [], []
-    rows = zip(frame["emotion"], frame["intensity"])
-    for i, (emotion, intensity) in enumerate(tqdm(rows, total=len(frame), desc="faces", disable=not progress)):
-        identity = random_identity(np.random.default_rng([int(seed), i]))
+    rows = zip(frame[identity_by], frame["emotion"], frame["intensity"])
+    for key, emotion, intensity in tqdm(rows, total=len(frame), desc="faces", disable=not progress):
+        identity = random_identity(_identity_rng(seed, key))
         expression = expression_for(str(emotion), float(intensity))
         images.append(draw_face(expression, identity, size=size))
         identities.append(identity)
         expressions.append(expression)
     frame["image"] = images
-    frame["identity"] = [f"face-{seed}-{i}" for i in range(len(frame))]
+    frame["identity"] = [f"face-{seed}-{_identity_key(key):08x}" for key in frame[identity_by]]
     for field in fields(Identity):
         frame[field.name] = [getattr(identity, field.name) for identity in identities]
     for field in fields(Expression):
@@ -389,8 +409,11 @@ def make_faces(
 ) -> pd.DataFrame:
     """A balanced set of synthetic faces: ``n_per_cell`` per emotion and intensity.
 
-    Neutral faces get intensity 0 (one cell of ``n_per_cell * len(intensities)``
-    faces), since a neutral face has no strength.
+    Identity is crossed with emotion: there are ``n_per_cell *
+    len(intensities)`` persons and each shows every emotion once (at one of
+    the intensities), so nothing about a person predicts the emotion.
+    Neutral faces get intensity 0 (one cell holding every person once),
+    since a neutral face has no strength.
 
     Parameters
     ----------
@@ -408,8 +431,9 @@ def make_faces(
     Returns
     -------
     DataFrame
-        Standard shape with ``id, image, emotion, intensity, identity`` and the
-        identity and expression parameters (see :func:`faces_for`).
+        Standard shape with ``id, image, emotion, intensity, person,
+        identity`` and the identity and expression parameters (see
+        :func:`faces_for`).
 
     Examples
     --------
@@ -427,7 +451,11 @@ def make_faces(
     for emotion in emotions:
         cells = [0] if emotion == "neutral" else list(intensities)
         per_cell = n_per_cell * len(intensities) if emotion == "neutral" else n_per_cell
-        for intensity in cells:
-            rows += [(f"face-{emotion}-{intensity}-{k}", emotion, int(intensity)) for k in range(per_cell)]
-    grid = pd.DataFrame(rows, columns=["id", "emotion", "intensity"])
-    return check_frame(faces_for(grid, seed=seed, size=size, progress=progress), modality="image")
+        for j, intensity in enumerate(cells):
+            rows += [
+                (f"face-{emotion}-{intensity}-{k}", emotion, int(intensity), j * n_per_cell + k)
+                for k in range(per_cell)
+            ]
+    grid = pd.DataFrame(rows, columns=["id", "emotion", "intensity", "person"])
+    faces = faces_for(grid, seed=seed, size=size, identity_by="person", progress=progress)
+    return check_frame(faces, modality="image")

@@ -65,6 +65,7 @@ fox      male    Caribbean       112-160         1.03
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -103,6 +104,13 @@ __all__ = [
 #: Sampling rate of every clip written or shipped (what speech models expect).
 SAMPLE_RATE = 16_000
 _TABLE = "speech.csv"
+# soundfile arguments per file type; Vorbis at 0.9 is ~4 KB/s for these clips, and
+# the acoustic features of a clip correlate > 0.9 with those of its lossless version
+_FORMATS = {
+    "wav": {"subtype": "PCM_16"},
+    "flac": {"subtype": "PCM_16"},
+    "ogg": {"format": "OGG", "subtype": "VORBIS", "compression_level": 0.9},
+}
 _INSTALL_HINT = (
     "Install it with your package manager (Debian/Ubuntu: sudo apt-get install espeak-ng; "
     "Fedora: sudo dnf install espeak-ng; macOS: brew install espeak-ng), or pass its path as "
@@ -198,6 +206,7 @@ def espeak_executable(executable: str | os.PathLike | None = None) -> str:
     raise FileNotFoundError(f"generating speech needs the espeak-ng program, which is not on PATH. {_INSTALL_HINT}")
 
 
+@functools.lru_cache(maxsize=8)
 def _data_dir(executable: str) -> Path:
     """espeak-ng's data folder, as the program itself reports it."""
     result = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)
@@ -372,8 +381,10 @@ def make_speech(
         built-in corpus (728 sentences).
     speakers : sequence of str, optional
         Voices to use (default all six); see :func:`assign_speakers`.
-    audio_format : {"wav", "flac"}
-        FLAC holds the same samples losslessly in about 60 % of the bytes.
+    audio_format : {"wav", "flac", "ogg"}
+        WAV and FLAC hold the same 16-bit samples (FLAC, losslessly, in about
+        60 % of the bytes); "ogg" is Ogg Vorbis, lossy, in about 12 % (what
+        the shipped clips use, to stay small).
     executable : path, optional
         The espeak-ng program (see :func:`espeak_executable`).
     overwrite : bool
@@ -395,8 +406,8 @@ def make_speech(
     from tqdm.auto import tqdm
 
     soundfile = require("soundfile", feature="synthetic speech")
-    if audio_format not in ("wav", "flac"):
-        raise ValueError(f"audio_format must be 'wav' or 'flac'; got {audio_format!r}")
+    if audio_format not in _FORMATS:
+        raise ValueError(f"audio_format must be one of {sorted(_FORMATS)}; got {audio_format!r}")
     espeak_executable(executable)  # fail before anything is written
     if sentences is None:
         from workbench.datasets.sentences import load_emotion_sentences
@@ -408,6 +419,10 @@ def make_speech(
         raise ValueError(f"ids become file names and must be letters, digits, '_', '-', '.'; got {bad_ids[:5]}")
     if "speaker" not in frame.columns:
         frame["speaker"] = assign_speakers(frame, speakers)
+    unknown = sorted(set(frame["speaker"]) - set(SPEAKERS))
+    if unknown:
+        raise ValueError(f"unknown speaker(s) {unknown} in the speaker column; known: {sorted(SPEAKERS)}")
+    # every prosody up front, so that a bad emotion or intensity fails before any clip is made
     prosodies = [prosody_for(str(e), float(i)) for e, i in zip(frame["emotion"], frame["intensity"])]
     durations = []
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
@@ -416,7 +431,7 @@ def make_speech(
         for row in tqdm(rows, total=len(frame), desc="speaking", disable=not progress):
             clip = synthesize(row.text, emotion=row.emotion, intensity=row.intensity,
                               speaker=row.speaker, executable=executable)
-            soundfile.write(tmp / "clips" / f"{row.id}.{audio_format}", clip, SAMPLE_RATE, subtype="PCM_16")
+            soundfile.write(tmp / "clips" / f"{row.id}.{audio_format}", clip, SAMPLE_RATE, **_FORMATS[audio_format])
             durations.append(round(len(clip) / SAMPLE_RATE, 3))
         table = frame.drop(columns=[c for c in ("audio",) if c in frame.columns])
         table.insert(1, "audio", [f"clips/{i}.{audio_format}" for i in frame["id"]])
@@ -477,7 +492,6 @@ def load_speech(
     if not table.is_file():
         raise FileNotFoundError(f"{folder} is not a speech folder: {_TABLE} is missing (write one with make_speech)")
     frame = pd.read_csv(table, keep_default_na=False)
-    frame["id"] = frame["id"].astype(str)
     frame["audio"] = [str((folder / relative).resolve()) for relative in frame["audio"]]
     for column, wanted in (("emotion", emotions), ("speaker", speakers)):
         if wanted is None:
@@ -488,3 +502,30 @@ def load_speech(
             raise ValueError(f"unknown {column}(s) {unknown}; this set has {sorted(set(frame[column]))}")
         frame = frame[frame[column].isin(wanted)]
     return check_frame(frame, modality="audio")
+
+
+def _shipped_sentences(n_contexts: int = 30, per_domain: int = 4) -> pd.DataFrame:
+    """The corpus rows the shipped clips speak.
+
+    Whole situations (all seven emotions each, so emotion is balanced and
+    ``context`` can still be centred away), those with the shortest
+    sentences, at most ``per_domain`` from any domain. 30 situations make
+    the Latin square of six speakers exact: each speaker says each emotion
+    five times.
+    """
+    from workbench.datasets.sentences import load_emotion_sentences
+
+    corpus = load_emotion_sentences()
+    words = corpus["text"].str.split().str.len().groupby(corpus["context"]).mean()
+    domain = corpus.groupby("context")["domain"].first()
+    ranked = pd.DataFrame({"words": words, "domain": domain}).sort_values(["words", "domain"])
+    chosen = ranked[ranked.groupby("domain").cumcount() < per_domain].index[:n_contexts]
+    return corpus[corpus["context"].isin(chosen)].reset_index(drop=True)
+
+
+if __name__ == "__main__":  # python -m workbench.datasets.speech data/speech
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else "data/speech"
+    made = make_speech(target, _shipped_sentences(), audio_format="ogg", overwrite=True)
+    print(f"wrote {len(made)} clips to {target}")
