@@ -26,18 +26,18 @@ sentence is, which the text carries too.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from fractions import Fraction
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.datasets.schema import check_frame, fingerprint
+from workbench.encoders.media import read_audio
 from workbench.extras import require
 from workbench.space import LatentSpace
 
-__all__ = ["ACOUSTIC_FEATURES", "acoustic_features", "encode_acoustic", "load_audio"]
+__all__ = ["ACOUSTIC_FEATURES", "acoustic_features", "encode_acoustic"]
 
 _SAMPLE_RATE = 16_000
 _HOP = 320  # 20 ms
@@ -54,41 +54,6 @@ ACOUSTIC_FEATURES: tuple[str, ...] = (
     "centroid_mean", "centroid_std", "rolloff_mean", "flatness_mean",
     *(f"mfcc{i}_{stat}" for stat in ("mean", "std") for i in range(_N_MFCC)),
 )
-
-
-def load_audio(source: Any, *, sample_rate: int = _SAMPLE_RATE) -> np.ndarray:
-    """One clip as mono float32 at ``sample_rate``.
-
-    Parameters
-    ----------
-    source : path, 1-D array, or dict with ``array`` and ``sampling_rate``
-        A 1-D array is taken to be at ``sample_rate`` already (the Hugging
-        Face ``datasets`` Audio dict says its own rate).
-
-    Returns
-    -------
-    ndarray of shape (n_samples,)
-    """
-    if isinstance(source, dict) and "array" in source:
-        samples, rate = np.asarray(source["array"], dtype=np.float32), int(source.get("sampling_rate", sample_rate))
-    elif isinstance(source, np.ndarray):
-        samples, rate = source.astype(np.float32, copy=False), sample_rate
-    else:
-        soundfile = require("soundfile", feature="reading audio files")
-        try:
-            samples, rate = soundfile.read(str(source), dtype="float32", always_2d=False)
-        except Exception as exc:  # libsndfile raises its own error types
-            raise ValueError(f"cannot read audio {str(source)!r}: {exc}") from exc
-    if samples.ndim == 2:
-        samples = samples.mean(axis=1)
-    if samples.ndim != 1 or samples.size == 0:
-        raise ValueError(f"audio must be a non-empty 1-D signal; got shape {samples.shape}")
-    if rate != sample_rate:
-        from scipy.signal import resample_poly
-
-        ratio = Fraction(sample_rate, rate)
-        samples = resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
-    return samples
 
 
 def _runs(mask: np.ndarray) -> int:
@@ -162,6 +127,12 @@ def _audio_column(data: pd.DataFrame | Sequence) -> tuple[list, pd.DataFrame]:
     return items, pd.DataFrame({"id": np.arange(len(items))})
 
 
+def _load(items: list, ids: Sequence) -> Iterator[np.ndarray]:
+    """The clips one by one, read as the speech encoders read them, at 16 kHz (bare arrays taken to be)."""
+    for item, key in zip(items, ids):
+        yield read_audio(item, _SAMPLE_RATE, default_rate=_SAMPLE_RATE, row=key)
+
+
 def acoustic_features(data: pd.DataFrame | Sequence, *, progress: bool = False) -> pd.DataFrame:
     """The named acoustic features of every clip, unstandardised.
 
@@ -169,7 +140,8 @@ def acoustic_features(data: pd.DataFrame | Sequence, *, progress: bool = False) 
     ----------
     data : DataFrame with an ``audio`` column, or a sequence of clips
         Clips as paths, 1-D arrays at 16 kHz or ``{"array", "sampling_rate"}``
-        dicts (see :func:`load_audio`).
+        dicts, read as the speech encoders read them
+        (:func:`workbench.encoders.media.read_audio`).
     progress : bool
         Show a progress bar.
 
@@ -188,16 +160,16 @@ def acoustic_features(data: pd.DataFrame | Sequence, *, progress: bool = False) 
     """
     from tqdm.auto import tqdm
 
-    items, _ = _audio_column(data)
-    if not items:
-        raise ValueError("no clips to describe")
     from threadpoolctl import threadpool_limits
 
+    items, meta = _audio_column(data)
+    if not items:
+        raise ValueError("no clips to describe")
     # every matrix here is tiny: BLAS threads only cost (30-100x on a busy 2-core machine)
     with threadpool_limits(limits=1, user_api="blas"):
         rows = [
-            _clip_features(load_audio(item), _SAMPLE_RATE)
-            for item in tqdm(items, desc="acoustic features", disable=not progress)
+            _clip_features(clip, _SAMPLE_RATE)
+            for clip in tqdm(_load(items, meta["id"]), total=len(items), desc="acoustic features", disable=not progress)
         ]
     return pd.DataFrame(np.vstack(rows), columns=list(ACOUSTIC_FEATURES))
 

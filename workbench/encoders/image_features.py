@@ -21,37 +21,31 @@ import numpy as np
 import pandas as pd
 
 from workbench.datasets.schema import check_frame, fingerprint
-from workbench.extras import require
+from workbench.encoders.media import read_image
 from workbench.space import LatentSpace
 
 __all__ = ["hog", "image_array", "encode_image_features"]
 
 
-def image_array(source: Any, *, size: int, grey: bool = False) -> np.ndarray:
+def image_array(source: Any, *, size: int, grey: bool = False, row: Any = None) -> np.ndarray:
     """One image as a float array in [0, 1], resized to ``size`` x ``size``.
 
     Parameters
     ----------
     source : PIL image, path, or array of shape (H, W) or (H, W, C)
-        Integer arrays are read as 0..255.
+        Read as the vision encoders read it
+        (:func:`workbench.encoders.media.read_image`).
+    row : optional
+        The row's id, for error messages.
 
     Returns
     -------
     ndarray of shape (size, size) when ``grey``, else (size, size, 3)
     """
-    Image = require("PIL.Image", feature="image features")
-    if isinstance(source, Image.Image):
-        image = source
-    elif isinstance(source, np.ndarray):
-        array = source if source.dtype == np.uint8 else np.clip(np.asarray(source, dtype=np.float64) * 255, 0, 255)
-        image = Image.fromarray(array.astype(np.uint8).squeeze())
-    else:
-        try:
-            image = Image.open(str(source))
-        except Exception as exc:  # PIL raises several error types for unreadable files
-            raise ValueError(f"cannot read image {str(source)!r}: {exc}") from exc
-    image = image.convert("L" if grey else "RGB").resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.float64) / 255.0
+    from PIL import Image
+
+    image = read_image(source, row=row).convert("L" if grey else "RGB")
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float64) / 255.0
 
 
 def hog(grey: np.ndarray, *, cell: int = 8, bins: int = 9) -> np.ndarray:
@@ -150,11 +144,11 @@ def encode_image_features(
         raise ValueError("no images to encode")
     size = int(size or (64 if method == "hog" else 16))
     rows = []
-    for item in tqdm(items, desc=method, disable=not progress):
+    for item, key in tqdm(zip(items, meta["id"]), total=len(items), desc=method, disable=not progress):
         if method == "hog":
-            rows.append(hog(image_array(item, size=size, grey=True), cell=cell, bins=bins))
+            rows.append(hog(image_array(item, size=size, grey=True, row=key), cell=cell, bins=bins))
         else:
-            rows.append(image_array(item, size=size).ravel())
+            rows.append(image_array(item, size=size, row=key).ravel())
     provenance: dict[str, Any] = {"model": f"image-{method}", "size": size, "dataset": fingerprint(meta, ["id"])}
     if method == "hog":
         provenance.update(cell=cell, bins=bins, normalisation="L2-Hys, 2x2 cell blocks")
