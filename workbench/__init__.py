@@ -43,6 +43,15 @@ _EXPORTS: dict[str, str] = {
     "make_speech": "workbench.datasets",
     "make_faces": "workbench.datasets",
     "load_parallel": "workbench.datasets",
+    # emotion directions, probes and steering
+    "Directions": "workbench.geometry.directions",
+    "DirectionSet": "workbench.geometry.directions",
+    "probe_sweep": "workbench.geometry.probes",
+    "plot_probe_sweep": "workbench.geometry.probes",
+    "steering": "workbench.steering",
+    "steer": "workbench.steering",
+    "block_outputs": "workbench.steering",
+    "extract_directions": "workbench.steering",
     # encoders
     "encoders": "workbench.encoders",
     "encode": "workbench.encoders",
