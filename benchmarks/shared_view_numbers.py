@@ -23,9 +23,8 @@ import workbench as wb
 
 
 def spaces_for(items: pd.DataFrame, *, clean: bool) -> dict:
-    lean = items.drop(columns="image")
-    text = wb.encode(wb.encoders.default_text_model(), lean, layers=[-1], progress=False)[-1]
-    speech = wb.encode_acoustic(lean, per="speaker" if clean else None)
+    text = wb.encode(wb.encoders.default_text_model(), items, layers=[-1], progress=False)[-1]
+    speech = wb.encode_acoustic(items, per="speaker" if clean else None)
     vision = wb.encode_image_features(items, size=48)
     if clean:
         text = wb.center_by(text, "context")

@@ -110,7 +110,7 @@ def test_classical_encoders_agree_on_emotion_across_speech_and_faces():
     import workbench as wb
 
     items = wb.load_parallel(faces_by="speaker", face_size=64)
-    speech = wb.encode_acoustic(items.drop(columns="image"), per="speaker")
+    speech = wb.encode_acoustic(items, per="speaker")
     vision = center_by(wb.encode_image_features(items, size=48), "identity")
     train = speech.subset(speech.labels("split") == "train")
     anchors = wb.select_anchors(train, 42, strategy="stratified", by="emotion", seed=0)
