@@ -82,6 +82,13 @@ _EXPORTS: dict[str, str] = {
     "linear_cka": "workbench.geometry.compare",
     "Procrustes": "workbench.geometry.align",
     "stitch": "workbench.geometry.stitching",
+    # 2-D / 3-D views and how far to trust them
+    "project": "workbench.geometry.views",
+    "trustworthiness": "workbench.geometry.views",
+    "neighbour_preservation": "workbench.geometry.views",
+    # widgets
+    "Explorer": "workbench.widgets",
+    "link": "workbench.widgets",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
