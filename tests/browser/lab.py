@@ -1,4 +1,4 @@
-"""A throw-away JupyterLab server for the browser tests, and what a user does in it.
+"""A throw-away JupyterLab server for the browser tests.
 
 :class:`LabServer` starts ``jupyter lab`` from this interpreter on 127.0.0.1,
 on a free port, with a random token, rooted in a temporary folder that also
@@ -6,10 +6,7 @@ holds its settings, workspaces and runtime files, so nothing of the user's
 own Jupyter set-up leaks in and nothing is left behind. The kernel is this
 interpreter too (``python3`` is rewritten to ``sys.executable``) and inherits
 the environment, so ``import workbench`` works in it as it does here.
-
-:class:`LabNotebook` is a notebook opened in that server in a Playwright page,
-driven through the menus like a person would: run all cells, wait for the
-kernel, read the cells' outputs back from the page.
+Stopping it kills its kernels too, even ones that hang.
 """
 
 from __future__ import annotations
@@ -131,7 +128,6 @@ class LabServer:
     def _command(self) -> list[str]:
         return [
             sys.executable, "-m", "jupyterlab",
-            "--no-browser",
             "--ServerApp.open_browser=False",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
@@ -151,14 +147,14 @@ class LabServer:
         self.work.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = self._environment()
-        for attempt in range(3):  # another process may grab the free port before the server binds it
+        for _ in range(3):  # another process may grab the free port before the server binds it
             self.port = free_port()
             with open(self.log, "ab") as out:
                 out.write(f"$ {' '.join(self._command())}\n".encode())
                 out.flush()
                 self.process = subprocess.Popen(
                     self._command(), cwd=self.work, env=env, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,  # its own process group: kernels die with it
+                    stdin=subprocess.DEVNULL, start_new_session=True,  # its own group: killing it never touches pytest
                 )
             if self._wait_ready():
                 return self
