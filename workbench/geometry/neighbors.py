@@ -14,18 +14,21 @@ of the expansion for close neighbours (the ones TwoNN's ratios depend on).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Union
 
 import numpy as np
 import torch
 
 from workbench.device import chunk_rows, resolve_device
+from workbench.geometry.chunked import is_chunked
 from workbench.space import LatentSpace
 
 __all__ = ["KNNGraph", "knn", "as_matrix"]
 
 Metric = Literal["euclidean", "cosine"]
+Backend = Literal["auto", "torch", "faiss"]
+FaissIndexKind = Literal["flat", "ivf", "hnsw"]
 Data = Union[LatentSpace, torch.Tensor, np.ndarray]
 _METRICS = ("euclidean", "cosine")
 
@@ -42,11 +45,15 @@ class KNNGraph:
     distances : torch.Tensor of shape (n_queries, k), float
         Euclidean distances, or cosine distances ``1 - cos``, ascending.
     metric : {"euclidean", "cosine"}
+    backend : str
+        What computed it: ``"torch"`` (exact), ``"faiss-flat"`` (exact),
+        ``"faiss-ivf"`` or ``"faiss-hnsw"`` (approximate).
     """
 
     indices: torch.Tensor
     distances: torch.Tensor
     metric: str
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if self.indices.shape != self.distances.shape or self.indices.ndim != 2:
@@ -65,16 +72,19 @@ class KNNGraph:
         return self.indices.shape[1]
 
     def __repr__(self) -> str:
-        return f"KNNGraph(n={self.n}, k={self.k}, metric={self.metric!r}, device={self.indices.device})"
+        return (
+            f"KNNGraph(n={self.n}, k={self.k}, metric={self.metric!r}, backend={self.backend!r}, "
+            f"device={self.indices.device})"
+        )
 
     def truncate(self, k: int) -> KNNGraph:
         """The graph of the ``k`` nearest neighbours only (k <= self.k)."""
         if not 1 <= k <= self.k:
             raise ValueError(f"k must be between 1 and {self.k}; got {k}")
-        return KNNGraph(self.indices[:, :k], self.distances[:, :k], self.metric)
+        return replace(self, indices=self.indices[:, :k], distances=self.distances[:, :k])
 
     def cpu(self) -> KNNGraph:
-        return KNNGraph(self.indices.cpu(), self.distances.cpu(), self.metric)
+        return replace(self, indices=self.indices.cpu(), distances=self.distances.cpu())
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray]:
         """``(indices, distances)`` as NumPy arrays of shape (n_queries, k)."""
@@ -128,12 +138,25 @@ def knn(
     device: str | torch.device = "auto",
     chunk_size: int | None = None,
     progress: bool = False,
+    backend: Backend = "auto",
+    index: FaissIndexKind | None = None,
+    nlist: int | None = None,
+    nprobe: int | None = None,
+    M: int = 32,  # noqa: N803 - FAISS's own name for the HNSW degree
+    ef_search: int | None = None,
 ) -> KNNGraph:
-    """Exact k nearest neighbours of every row (or of ``queries``) among ``data``.
+    """The k nearest neighbours of every row (or of ``queries``) among ``data``.
+
+    Exact in torch by default; with FAISS (``backend="faiss"``, or
+    ``"auto"`` on large data) exact or approximate, see
+    :mod:`workbench.geometry.faiss_index`.
 
     Parameters
     ----------
-    data : LatentSpace, tensor or array of shape (n_samples, n_features)
+    data : LatentSpace, tensor or array of shape (n_samples, n_features), or chunked rows
+        Chunked rows (a :class:`workbench.streaming.StreamedSpace`, anything
+        with ``n``, ``dim``, ``iter_chunks`` and ``vectors_at``) are searched
+        chunk by chunk without loading them whole.
     k : int
         Neighbours per row. Without ``queries`` a point is not its own
         neighbour, so ``k < n_samples`` is required.
@@ -147,6 +170,22 @@ def knn(
         Query rows per chunk; by default sized from the free memory.
     progress : bool
         Show a progress bar over chunks.
+    backend : {"auto", "torch", "faiss"}, default "auto"
+        ``"torch"``: exact, chunked. ``"faiss"``: a FAISS index (GPU FAISS
+        when installed and ``device`` is a GPU). ``"auto"``: torch while
+        n_queries x n_samples is small (below
+        :data:`workbench.geometry.backends.AUTO_FAISS_WORK`), FAISS above it
+        when FAISS is installed; the graph's ``backend`` says which ran, and
+        an INFO log says why.
+    index : {"flat", "ivf", "hnsw"}, optional
+        FAISS index: exact ``"flat"`` (the default for ``backend="faiss"``),
+        approximate ``"ivf"`` (the default when ``"auto"`` switches to FAISS)
+        or ``"hnsw"``.
+    nlist, nprobe : int, optional
+        IVF cells, and cells visited per query (defaults: ``4 sqrt(n)`` and
+        ``sqrt(nlist)``, rounded).
+    M, ef_search : int
+        HNSW degree (default 32) and search breadth (default ``max(64, 2k)``).
 
     Returns
     -------
@@ -162,6 +201,13 @@ def knn(
     """
     if metric not in _METRICS:
         raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}")
+    if backend != "torch" or index is not None or is_chunked(data) or is_chunked(queries):
+        from workbench.geometry.backends import dispatch_knn
+
+        return dispatch_knn(
+            data, k, metric=metric, queries=queries, device=device, chunk_size=chunk_size, progress=progress,
+            backend=backend, index=index, nlist=nlist, nprobe=nprobe, M=M, ef_search=ef_search,
+        )  # fmt: skip
     device = resolve_device(device)
     base = as_matrix(data)
     self_search = queries is None
