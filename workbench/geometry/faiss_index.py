@@ -41,7 +41,7 @@ from workbench.extras import require
 from workbench.geometry.chunked import ChunkedVectors, iter_row_chunks
 from workbench.geometry.chunked_knn import exact_distances, exact_rows, keep_nearest, prepare_rows, spare_candidates
 
-__all__ = ["FaissIndex", "faiss_knn", "default_nlist", "default_nprobe"]
+__all__ = ["FaissIndex", "build_index", "search_index", "faiss_knn", "default_nlist", "default_nprobe"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ _KINDS = ("flat", "ivf", "hnsw")
 #: rows handed to ``index.add`` at a time
 _ADD_ROWS = 65536
 #: FAISS's k-means wants at least 39 training points per cell and samples at most 256
-_TRAIN_PER_CELL = 64
+_TRAIN_PER_CELL = 50
 
 
 def default_nlist(n: int) -> int:
@@ -123,7 +123,7 @@ def build_index(
     """Build, train (IVF) and fill a FAISS index with the rows of ``source``.
 
     Parameters are those of :func:`faiss_knn`. IVF is trained on a random
-    sample of ``64 nlist`` rows (FAISS's k-means wants 39 to 256 per cell).
+    sample of ``50 nlist`` rows (FAISS's k-means wants 39 to 256 per cell).
     """
     faiss = require("faiss", feature="knn(backend='faiss')")
     if kind not in _KINDS:
@@ -173,6 +173,59 @@ def build_index(
     return FaissIndex(index, kind, metric, params, on_gpu=resources is not None, _resources=resources)
 
 
+def search_index(
+    built: FaissIndex,
+    source: ChunkedVectors,
+    k: int,
+    *,
+    queries: ChunkedVectors | None = None,
+    device: torch.device = torch.device("cpu"),
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k-NN of every row of ``queries`` (default: of ``source``, self excluded) in a built index.
+
+    ``source`` must be the rows the index was built on: the candidates'
+    vectors are read from it for the exact distances.
+
+    Returns
+    -------
+    indices : tensor of shape (n_queries, k), int64
+    distances : tensor of shape (n_queries, k)
+    """
+    metric = built.metric
+    self_search = queries is None
+    query_source = source if self_search else queries
+    dtype = torch.float64 if source.dtype == torch.float64 else torch.float32
+    fetch = min(k + int(self_search) + spare_candidates(k), source.n)
+    if chunk_size is None:
+        # the candidates' vectors are gathered for the exact distances
+        per_row = fetch * source.dim * (dtype.itemsize * 2 + 4) + fetch * 16
+        chunk_size = chunk_rows(per_row, device=device, n_rows=query_source.n, max_rows=16384)
+    indices = torch.empty((query_source.n, k), dtype=torch.int64, device=device)
+    distances = torch.empty((query_source.n, k), dtype=dtype, device=device)
+    steps = iter_row_chunks(query_source, chunk_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, total=-(-query_source.n // chunk_size), desc=f"{k}-NN ({built.describe()})", unit="chunk")
+    for start, rows in steps:
+        _, found = built.index.search(_as_faiss_rows(rows, metric), fetch)
+        candidates = torch.from_numpy(found).to(device)
+        block = prepare_rows(rows, metric, device, dtype)
+        neighbours = prepare_rows(source.vectors_at(candidates.clamp(min=0).cpu()), metric, device, dtype)
+        exact = exact_distances(block, neighbours, metric)
+        discard = candidates < 0
+        if self_search:
+            own = torch.arange(start, start + rows.shape[0], device=device)
+            discard |= candidates == own[:, None]
+        exact.masked_fill_(discard, float("inf"))
+        stop = start + rows.shape[0]
+        indices[start:stop], distances[start:stop] = keep_nearest(candidates, exact, k)
+    _search_short_rows_exactly(indices, distances, source, query_source, self_search, metric, device, dtype, k)
+    return indices, distances
+
+
 def faiss_knn(
     source: ChunkedVectors,
     k: int,
@@ -216,39 +269,13 @@ def faiss_knn(
     built : FaissIndex
         What was used, for the graph's ``backend`` and the log.
     """
-    self_search = queries is None
-    query_source = source if self_search else queries
-    dtype = torch.float64 if source.dtype == torch.float64 else torch.float32
     built = build_index(
         source, metric=metric, kind=index, nlist=nlist, nprobe=nprobe, M=M, ef_search=ef_search,
         k=k, device=device, seed=seed, progress=progress,
     )  # fmt: skip
-    fetch = min(k + int(self_search) + spare_candidates(k), source.n)
-    if chunk_size is None:
-        # the candidates' vectors are gathered for the exact distances
-        per_row = fetch * source.dim * (dtype.itemsize * 2 + 4) + fetch * 16
-        chunk_size = chunk_rows(per_row, device=device, n_rows=query_source.n, max_rows=16384)
-    indices = torch.empty((query_source.n, k), dtype=torch.int64, device=device)
-    distances = torch.empty((query_source.n, k), dtype=dtype, device=device)
-    steps = iter_row_chunks(query_source, chunk_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, total=-(-query_source.n // chunk_size), desc=f"{k}-NN ({built.describe()})", unit="chunk")
-    for start, rows in steps:
-        _, found = built.index.search(_as_faiss_rows(rows, metric), fetch)
-        candidates = torch.from_numpy(found).to(device)
-        block = prepare_rows(rows, metric, device, dtype)
-        neighbours = prepare_rows(source.vectors_at(candidates.clamp(min=0).cpu()), metric, device, dtype)
-        exact = exact_distances(block, neighbours, metric)
-        discard = candidates < 0
-        if self_search:
-            own = torch.arange(start, start + rows.shape[0], device=device)
-            discard |= candidates == own[:, None]
-        exact.masked_fill_(discard, float("inf"))
-        stop = start + rows.shape[0]
-        indices[start:stop], distances[start:stop] = keep_nearest(candidates, exact, k)
-    _search_short_rows_exactly(indices, distances, source, query_source, self_search, metric, device, dtype, k)
+    indices, distances = search_index(
+        built, source, k, queries=queries, device=device, chunk_size=chunk_size, progress=progress
+    )
     return indices, distances, built
 
 
