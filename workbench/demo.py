@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.offline import get_plotlyjs
 import torch
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
@@ -97,7 +98,7 @@ def run_demo(out: str | Path = "reports/demo.html") -> Path:
     )
 
     body = "\n".join(pio.to_html(fig, full_html=False, include_plotlyjs=False) for fig in (scatter, per_layer))
-    plotly_js = pio.get_plotlyjs()
+    plotly_js = get_plotlyjs()
     document = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>workbench demo</title>"
         f"<script type='text/javascript'>{plotly_js}</script></head><body>"
