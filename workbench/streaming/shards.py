@@ -96,6 +96,9 @@ class ShardWriter:
         Name of the space (or stack).
     provenance : dict, optional
         JSON-serialisable provenance shared by all layers.
+    layer_info : mapping of layer key -> {"name": str, "provenance": dict}, optional
+        Per-layer names and provenance, used when the first shard is written
+        (it can also be filled in later through the ``layer_info`` attribute).
     job : str, optional
         Fingerprint of what is being written (model, data, options). An
         existing store with another job is not appended to.
@@ -135,7 +138,7 @@ class ShardWriter:
         overwrite: bool = False,
     ) -> None:
         self.path = Path(path)
-        self._layer_info = {k: dict(v) for k, v in (layer_info or {}).items()}
+        self.layer_info = {k: dict(v) for k, v in (layer_info or {}).items()}
         if (self.path / MANIFEST).is_file() and overwrite:
             shutil.rmtree(self.path)
         if (self.path / MANIFEST).is_file():
@@ -168,6 +171,12 @@ class ShardWriter:
         return sum(shard["rows"] for shard in self._manifest["shards"])
 
     @property
+    def inputs_done(self) -> int:
+        """Input rows fully encoded into the complete shards (where a resumed job restarts)."""
+        shards = self._manifest["shards"]
+        return int(shards[-1].get("source_stop", self.rows_written)) if shards else 0
+
+    @property
     def complete(self) -> bool:
         return bool(self._manifest["complete"])
 
@@ -181,7 +190,7 @@ class ShardWriter:
 
     # -- writing ----------------------------------------------------------------
 
-    def write(self, vectors: Any, meta: pd.DataFrame) -> None:
+    def write(self, vectors: Any, meta: pd.DataFrame, *, source_stop: int | None = None) -> None:
         """Write one shard: ``vectors`` (a tensor, or {layer: tensor}) for the rows of ``meta``.
 
         Parameters
@@ -189,6 +198,10 @@ class ShardWriter:
         vectors : tensor or array of shape (rows, dim), or mapping layer -> such
             The same layers (and widths) in every write.
         meta : DataFrame with ``rows`` rows and a unique ``id`` column
+        source_stop : int, optional
+            How many input rows are done once this shard is written (where a
+            resumed job restarts; see :attr:`inputs_done`). Defaults to the
+            output rows written, right when each input row gives one output row.
         """
         if self.complete:
             raise RuntimeError(f"{self.path} is complete; open a new ShardWriter(overwrite=True) to rewrite it")
@@ -209,15 +222,19 @@ class ShardWriter:
             order = self.layers
             save_file({f"layer.{i}": tensors[key] for i, key in enumerate(order)}, str(tmp / VECTORS))
             _write_meta(meta.reset_index(drop=True), tmp / META)
-        self._manifest["shards"].append({"name": name, "rows": int(rows.pop())})
+        rows = int(rows.pop())
+        stop = self.rows_written + rows if source_stop is None else int(source_stop)
+        if stop < self.inputs_done:
+            raise ValueError(f"source_stop must not go backwards: {stop} < {self.inputs_done}")
+        self._manifest["shards"].append({"name": name, "rows": rows, "source_stop": stop})
         self._save_manifest()
 
     def _check_layers(self, tensors: dict) -> None:
         described = [
             {
                 "key": key,
-                "name": self._layer_info.get(key, {}).get("name", f"layer {key}" if len(tensors) > 1 else None),
-                "provenance": _check_json(self._layer_info.get(key, {}).get("provenance"), "layer provenance"),
+                "name": self.layer_info.get(key, {}).get("name", f"layer {key}" if len(tensors) > 1 else None),
+                "provenance": _check_json(self.layer_info.get(key, {}).get("provenance"), "layer provenance"),
                 "dim": int(tensor.shape[1]),
                 "dtype": str(tensor.dtype).replace("torch.", ""),
             }
