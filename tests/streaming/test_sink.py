@@ -4,45 +4,44 @@ import pytest
 
 from workbench import LatentSpace
 from workbench.streaming import ShardWriter, read_manifest
-from workbench.streaming.sink import ShardSink, source_positions
+from workbench.streaming.sink import ShardSink
 
 
-def _tokens(inputs, offset, rng):
-    """Per-step output like per-token pooling: 0 to 3 rows per input row, with sample_id."""
-    counts = rng.integers(0, 4, len(inputs))
-    sample = np.repeat(inputs["id"].to_numpy(), counts)
-    step = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
-    meta = pd.DataFrame({"id": [f"{s}:{t}" for s, t in zip(sample, step)], "sample_id": sample, "position": step})
-    vectors = np.column_stack([np.repeat(np.arange(offset, offset + len(inputs)), counts), step]).astype(np.float32)
-    return {0: vectors}, meta
+def _tokens(start, stop, rng):
+    """Per-step output like per-token pooling: 0 to 3 rows per input row; column 0 is the input row."""
+    counts = rng.integers(0, 4, stop - start)
+    rows = np.repeat(np.arange(start, stop), counts)
+    step = np.concatenate([np.arange(c) for c in counts])
+    meta = pd.DataFrame({"id": [f"s{r}:{t}" for r, t in zip(rows, step)], "sample_id": [f"s{r}" for r in rows]})
+    return {0: np.column_stack([rows, step]).astype(np.float32)}, meta
 
 
-def test_shards_end_between_input_rows_whatever_the_batches(tmp_path, rng):
-    inputs = pd.DataFrame({"id": [f"s{i}" for i in range(60)]})
+@pytest.mark.parametrize("whole", [True, False])
+def test_shards_end_on_finished_batches(tmp_path, rng, whole):
     sink = ShardSink(ShardWriter(tmp_path / "s"), shard_rows=7)
     start = 0
-    for size in [5, 1, 13, 2, 9, 30]:  # uneven batches, as Ray may deliver them
-        batch = inputs.iloc[start : start + size]
-        vectors, meta = _tokens(batch, start, rng)
-        sink.add(vectors, meta, source_positions(meta, batch, start))
+    for size in [5, 1, 13, 2, 9, 30]:
+        vectors, meta = _tokens(start, start + size, rng)
+        if whole:
+            sink.add(vectors, meta, start + size)
+        else:  # the batch arrives in two pieces, as Ray may deliver it
+            half = len(meta) // 2
+            sink.add({0: vectors[0][:half]}, meta.iloc[:half], start + size, whole=False)
+            sink.add({0: vectors[0][half:]}, meta.iloc[half:], start + size, whole=False)
         start += size
-    sink.close(total_inputs=len(inputs))
+    sink.close(total_inputs=start)
     info = read_manifest(tmp_path / "s")
-    assert info["complete"] and info["shards"][-1]["source_stop"] == 60
-    space = LatentSpace.open(tmp_path / "s")
-    vectors = space.load().numpy()
-    assert all(shard["rows"] >= 7 for shard in info["shards"][:-1])
-    # no input row is split across a shard boundary, and the recorded stops say how far each shard got
-    ends = np.cumsum([s["rows"] for s in info["shards"]])
-    for end, shard in zip(ends[:-1], info["shards"][:-1]):
-        assert vectors[end - 1, 0] < shard["source_stop"] <= vectors[end, 0]
-    assert np.all(np.diff(vectors[:, 0]) >= 0)
+    shards = info["shards"]
+    assert info["complete"] and shards[-1]["source_stop"] == 60
+    assert all(shard["rows"] >= 7 for shard in shards[:-1])
+    vectors = LatentSpace.open(tmp_path / "s").load().numpy()
+    # every input row before a shard's stop is in the shards up to it, none after it
+    ends = np.cumsum([shard["rows"] for shard in shards])
+    for end, shard in zip(ends, shards):
+        assert vectors[end - 1, 0] < shard["source_stop"]
+        assert end == len(vectors) or vectors[end, 0] >= shard["source_stop"]
 
 
-def test_source_positions(rng):
-    inputs = pd.DataFrame({"id": ["a", "b", "c"]})
-    assert source_positions(pd.DataFrame({"id": ["c", "a"]}), inputs, 10).tolist() == [12, 10]
-    with pytest.raises(ValueError, match="not in the input batch"):
-        source_positions(pd.DataFrame({"id": ["z"]}), inputs, 0)
+def test_bad_shard_size():
     with pytest.raises(ValueError, match="at least 1"):
         ShardSink(None, 0)
