@@ -39,6 +39,10 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    # beyond one machine: spaces on disk, FAISS, Ray
+    "streaming": "workbench.streaming",
+    "distributed": "workbench.distributed",
+    "StreamingPCA": "workbench.geometry.streaming_pca",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -21,6 +21,8 @@ _EXPORTS = {
     "StreamedStack": "workbench.streaming.streamed",
     "open_space": "workbench.streaming.streamed",
     "open_stack": "workbench.streaming.streamed",
+    "encode_to_shards": "workbench.streaming.encode",
+    "EncodingJob": "workbench.streaming.encode",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -150,6 +150,9 @@ class ShardWriter:
                     f"{self.path} holds the output of another job (other model, data or options); "
                     "write elsewhere, or pass overwrite=True to replace it"
                 )
+            # shards a killed run left half-written (never listed, never read)
+            for leftover in (self.path / "shards").glob(".shard-*.tmp-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
         else:
             if self.path.exists() and any(self.path.iterdir()) and not (self.path / "shards").is_dir():
                 raise FileExistsError(f"{self.path} exists and is not a sharded store; refusing to write into it")
@@ -179,6 +182,16 @@ class ShardWriter:
     @property
     def complete(self) -> bool:
         return bool(self._manifest["complete"])
+
+    @property
+    def name(self) -> str:
+        return self._manifest["name"]
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if self._manifest["shards"]:
+            raise RuntimeError("the name is fixed once the first shard is written")
+        self._manifest["name"] = str(value)
 
     @property
     def layers(self) -> list | None:
