@@ -55,19 +55,6 @@ def choose_backend(n_queries: int, n_samples: int, device: torch.device) -> tupl
     return "faiss", f"{n_queries:,} x {n_samples:,} rows is above the exact search's comfortable size"
 
 
-def _check_k(k: int, n: int, self_search: bool) -> int:
-    k = int(k)
-    available = n - 1 if self_search else n
-    if k < 1:
-        raise ValueError(f"k must be at least 1; got {k}")
-    if k > available:
-        raise ValueError(
-            f"k={k} is too large: there are only {available} other points"
-            + (" (a point is not its own neighbour)" if self_search else "")
-        )
-    return k
-
-
 def dispatch_knn(
     data: Any,
     k: int,
@@ -85,7 +72,7 @@ def dispatch_knn(
     ef_search: int | None,
 ):
     """Route a knn call (see :func:`workbench.geometry.neighbors.knn` for the parameters)."""
-    from workbench.geometry.neighbors import KNNGraph, knn
+    from workbench.geometry.neighbors import KNNGraph, check_k, knn
 
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}; got {backend!r}")
@@ -94,7 +81,7 @@ def dispatch_knn(
     query_source = None if queries is None else as_chunked(queries, "queries")
     if query_source is not None and query_source.dim != source.dim:
         raise ValueError(f"queries have {query_source.dim} features but data has {source.dim}")
-    k = _check_k(k, source.n, queries is None)
+    k = check_k(k, source.n, queries is None)
     chosen, reason = backend, "asked for"
     if backend == "auto":
         chosen, reason = choose_backend(source.n if query_source is None else query_source.n, source.n, device)

@@ -115,6 +115,20 @@ def as_matrix(data: Data, what: str = "data") -> torch.Tensor:
     return tensor
 
 
+def check_k(k: int, n: int, self_search: bool) -> int:
+    """``k`` as an int, or ValueError when ``n`` rows cannot give k neighbours."""
+    k = int(k)
+    available = n - 1 if self_search else n
+    if k < 1:
+        raise ValueError(f"k must be at least 1; got {k}")
+    if k > available:
+        raise ValueError(
+            f"k={k} is too large: there are only {available} other points"
+            + (" (a point is not its own neighbour)" if self_search else "")
+        )
+    return k
+
+
 def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
     return torch.float64 if tensor.dtype == torch.float64 else torch.float32
 
@@ -215,15 +229,8 @@ def knn(
     if query.shape[1] != base.shape[1]:
         raise ValueError(f"queries have {query.shape[1]} features but data has {base.shape[1]}")
     n = base.shape[0]
-    k = int(k)
+    k = check_k(k, n, self_search)
     available = n - 1 if self_search else n
-    if k < 1:
-        raise ValueError(f"k must be at least 1; got {k}")
-    if k > available:
-        raise ValueError(
-            f"k={k} is too large: there are only {available} other points"
-            + (" (a point is not its own neighbour)" if self_search else "")
-        )
     dtype = _compute_dtype(base)
     x = base.to(device=device, dtype=dtype)
     q = x if self_search else query.to(device=device, dtype=dtype)
