@@ -11,7 +11,8 @@ same vectors, readable by ``LatentSpace.open`` / ``LayerStack.open``, and
 resumable after an interruption (for DataFrame input).
 
 The same code runs on a laptop and on a cluster: without a running Ray it
-starts a local one; to use a cluster, connect first with
+starts a local one (left running for later calls; ``ray.shutdown()`` stops
+it); to use a cluster, connect first with
 ``ray.init(address="auto")`` (on a node of the cluster) or
 ``ray.init("ray://head:10001")``. On a cluster, ``model`` must be a hub id,
 or a folder every worker can read, and only the driver writes ``out``.
@@ -207,12 +208,15 @@ def encode(
         dataset_hash, total = None, None
     if writer.complete:
         return open_stack(out)
+    start = writer.inputs_done
+    if is_frame and start >= total:  # killed after the last shard, before the store was marked complete
+        writer.finish()
+        return open_stack(out)
 
     if not ray.is_initialized():
         log.info("starting a local Ray (connect to a cluster first with ray.init(address='auto'))")
         ray.init(include_dashboard=False, log_to_driver=False)
     gpus, actors = _resources(ray, num_gpus, num_cpus, concurrency)
-    start = writer.inputs_done
     if is_frame:
         source = ray.data.from_pandas(_blocks(frame, start, batch_size))
     else:

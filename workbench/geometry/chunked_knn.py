@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import numpy as np
 import torch
 
 from workbench.device import chunk_rows
 from workbench.geometry.chunked import ChunkedVectors, iter_row_chunks
 
-__all__ = ["exact_distances", "keep_nearest", "chunked_knn", "spare_candidates", "prepare_rows"]
+__all__ = ["exact_distances", "keep_nearest", "chunked_knn", "exact_rows", "search_blocks", "spare_candidates", "prepare_rows"]
 
 #: database rows read per step of the chunked exact search
 DATABASE_CHUNK_ROWS = 131072
@@ -185,7 +184,3 @@ def exact_rows(
     results = list(search_blocks(source, blocks, k, metric=metric, device=device, dtype=dtype))
     return torch.cat([i for i, _ in results]), torch.cat([d for _, d in results])
 
-
-def as_positions(positions: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Integer positions as an int64 CPU tensor."""
-    return torch.as_tensor(np.asarray(positions) if not isinstance(positions, torch.Tensor) else positions).long()

@@ -161,9 +161,10 @@ def knn(
 ) -> KNNGraph:
     """The k nearest neighbours of every row (or of ``queries``) among ``data``.
 
-    Exact in torch by default; with FAISS (``backend="faiss"``, or
-    ``"auto"`` on large data) exact or approximate, see
-    :mod:`workbench.geometry.faiss_index`.
+    Exact in torch up to tens of thousands of points; beyond, ``"auto"``
+    hands the search to FAISS (exact or approximate, see
+    :mod:`workbench.geometry.faiss_index` and
+    :mod:`workbench.geometry.backends`).
 
     Parameters
     ----------
