@@ -109,10 +109,10 @@ def search_blocks(
         own = None if positions is None else positions.to(device)[:, None]
         for start, chunk in iter_row_chunks(source, database_rows):
             x = prepare_rows(chunk, metric, device, dtype) - centre
+            # one (rows x chunk) allocation, updated in place: this is the memory-bound step
+            scores = (block @ x.T).mul_(-2.0 if metric == "euclidean" else -1.0)
             if metric == "euclidean":
-                scores = block_sq + (x * x).sum(1)[None, :] - 2.0 * (block @ x.T)
-            else:
-                scores = -(block @ x.T)
+                scores.add_((x * x).sum(1)[None, :]).add_(block_sq)
             global_ids = torch.arange(start, start + x.shape[0], device=device)
             if own is not None:
                 scores.masked_fill_(global_ids[None, :] == own, float("inf"))
