@@ -14,11 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
-import torch
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from workbench.datasets import fingerprint, load_emotion_sentences
+from workbench.datasets import load_emotion_sentences
+from workbench.encoders import encode
 from workbench.encoders.bundled import DEFAULT_TEXT_MODEL_ID, default_text_model
 from workbench.space import LayerStack
 from workbench.storage import atomic_file
@@ -26,28 +26,9 @@ from workbench.storage import atomic_file
 __all__ = ["run_demo"]
 
 
-def _encode_corpus(frame, batch_size: int = 64) -> LayerStack:
-    # First version: mean pooling over all hidden states. Replaced by
-    # workbench.encode once the encoders land.
-    from transformers import AutoModel, AutoTokenizer
-
-    path = default_text_model()
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
-    texts = list(frame["text"])
-    per_layer: list[list[torch.Tensor]] = []
-    with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt")
-            hidden = model(**batch, output_hidden_states=True).hidden_states
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            pooled = [(h * mask).sum(1) / mask.sum(1) for h in hidden]
-            if not per_layer:
-                per_layer = [[] for _ in pooled]
-            for layer, vectors in enumerate(pooled):
-                per_layer[layer].append(vectors)
-    provenance = {"model": DEFAULT_TEXT_MODEL_ID, "pooling": "mean", "dataset": fingerprint(frame, ["id", "text"])}
-    return LayerStack({i: torch.cat(v) for i, v in enumerate(per_layer)}, meta=frame, provenance=provenance)
+def _encode_corpus(frame) -> LayerStack:
+    """Every hidden state of the bundled MiniLM, mean-pooled, through the public door (cached)."""
+    return encode(default_text_model(), frame, pooling="mean")
 
 
 def _knn_agreement(vectors: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
