@@ -119,18 +119,14 @@ class EncodingJob:
 
     def key(self, frame: pd.DataFrame) -> str:
         """The job's fingerprint over all of ``frame``: model identity, data, layers, pooling, options, dtype."""
-        from workbench.device import resolve_dtype
         from workbench.encoders.cache import cache_key
+        from workbench.encoders.encode import cache_identity
         from workbench.encoders.encoder import cache_parts
-        from workbench.encoders.loading import parameter_fingerprint, resolve_model, tower
+        from workbench.encoders.loading import resolve_model
 
         ref = resolve_model(self.model, revision=self.revision, trust_remote_code=self.trust_remote_code,
                             hub_kwargs=self.hub_kwargs)  # fmt: skip
-        if ref.model is not None:
-            part = tower(ref.model, self.modality)
-            identity, dtype = {"weights_hash": parameter_fingerprint(part)}, next(part.parameters()).dtype
-        else:
-            identity, dtype = ref.identity, resolve_dtype(self.dtype)
+        identity, dtype = cache_identity(ref, self.modality, self.dtype)
         parts = cache_parts(ref.name, identity, None, self.modality, self.options, dtype, frame, self.column,
                             self.layers, self.pooling)  # fmt: skip
         return cache_key(parts)
