@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -188,7 +187,7 @@ def encode(
     require("ray.data", feature="workbench.distributed.encode")
     from tqdm.auto import tqdm
 
-    from workbench.datasets import check_frame, fingerprint
+    from workbench.datasets import check_frame
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
@@ -201,7 +200,7 @@ def encode(
     if is_frame:
         frame = check_frame(dataset, modality=job.column)
         writer = ShardWriter(out, job=job.key(frame), overwrite=overwrite)
-        dataset_hash = fingerprint(frame, ["id", job.column])
+        dataset_hash = job.dataset_hash(frame)
         total = len(frame)
     else:
         writer = ShardWriter(out, overwrite=True)
@@ -231,7 +230,8 @@ def encode(
     seen = 0
     with tqdm(total=total, initial=start, desc=f"encoding on {actors} Ray worker(s)", unit="row",
               disable=not progress) as bar:  # fmt: skip
-        for batch in _iter_numpy(mapped):
+        # whole blocks as they come: the sink re-cuts them into shards
+        for batch in mapped.iter_batches(batch_size=None, batch_format="numpy"):
             vectors, meta, stops, provenance = _unpack(batch)
             if provenance is not None and writer.layers is None:
                 writer.name = provenance["name"]
@@ -249,7 +249,3 @@ def encode(
     sink.close(total if total is not None else seen)
     return open_stack(out)
 
-
-def _iter_numpy(dataset: Any) -> Iterator[dict[str, np.ndarray]]:
-    # whole blocks as they come: the sink re-cuts them into shards
-    yield from dataset.iter_batches(batch_size=None, batch_format="numpy")

@@ -132,6 +132,13 @@ class EncodingJob:
         return cache_key(parts)
 
 
+    def dataset_hash(self, frame: pd.DataFrame) -> str:
+        """The whole data's fingerprint, as ``workbench.encode`` records it in provenance."""
+        from workbench.encoders.encoder import data_hash
+
+        return data_hash(frame, self.column, self.modality)
+
+
 def layer_info(stack: LayerStack, dataset: str | None) -> dict:
     """Per-layer names and provenance for a store, from one encoded batch."""
     info = {}
@@ -196,14 +203,14 @@ def encode_to_shards(
     """
     from tqdm.auto import tqdm
 
-    from workbench.datasets import check_frame, fingerprint
+    from workbench.datasets import check_frame
 
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     job = EncodingJob.plan(model, data, layers=layers, pooling=pooling, batch_size=batch_size, column=column,
                            modality=modality, device=device, dtype=dtype, **options)  # fmt: skip
     frame = check_frame(data, modality=job.column)
-    dataset = fingerprint(frame, ["id", job.column])
+    dataset = job.dataset_hash(frame)
     writer = ShardWriter(out, job=job.key(frame), overwrite=overwrite)
     if writer.complete:
         return open_stack(out)
