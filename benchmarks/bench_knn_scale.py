@@ -13,10 +13,11 @@ second, recall@k against the exact torch answer, and the extrapolated
 full-graph time. FAISS flat (exact) is included to show that it agrees with
 torch (recall 1.0) and what exact search costs in FAISS.
 
-Data: a Gaussian mixture (``--clusters`` centres) on a 64-dimensional
-subspace plus isotropic noise, the shape of real embedding clouds
-(``--data clustered``, default); ``--data gaussian`` gives structureless
-isotropic noise, IVF's worst case.
+Data: a Gaussian mixture (``--clusters`` centres, spread ``--separation``
+times the clusters' own: 2.0 by default, overlapping at 1.0) on a
+64-dimensional subspace plus isotropic noise, the shape of real embedding
+clouds (``--data clustered``, default); ``--data gaussian`` gives
+structureless isotropic noise, IVF's worst case.
 
 Run::
 
@@ -39,12 +40,12 @@ from workbench.geometry.faiss_index import build_index, default_nlist, default_n
 from workbench.geometry.neighbors import knn
 
 
-def make_data(n: int, dim: int, kind: str, clusters: int, seed: int) -> np.ndarray:
+def make_data(n: int, dim: int, kind: str, clusters: int, separation: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if kind == "gaussian":
         return rng.standard_normal((n, dim), dtype=np.float32)
     latent_dim = min(64, dim)
-    centres = rng.standard_normal((clusters, latent_dim), dtype=np.float32) * 2.0
+    centres = rng.standard_normal((clusters, latent_dim), dtype=np.float32) * separation
     out = np.empty((n, dim), dtype=np.float32)
     basis = np.linalg.qr(rng.standard_normal((dim, latent_dim)))[0].astype(np.float32)
     for start in range(0, n, 100_000):  # in blocks, to keep the temporaries small
@@ -76,6 +77,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--data", choices=["clustered", "gaussian"], default="clustered")
     parser.add_argument("--clusters", type=int, default=1000)
+    parser.add_argument("--separation", type=float, default=2.0,
+                        help="spread of the cluster centres over the clusters' own spread (1: overlapping)")
     parser.add_argument("--nlist", type=int, default=None, help="IVF cells (default 4 sqrt(n))")
     parser.add_argument("--nprobe", type=int, nargs="+", default=None, help="cells visited (default: sqrt(nlist)/4, sqrt(nlist), 4 sqrt(nlist))")
     parser.add_argument("--no-flat", action="store_true", help="skip FAISS flat (exact)")
@@ -84,11 +87,12 @@ def main() -> None:
 
     import faiss
 
-    print(f"# kNN at scale: N={args.n:,} D={args.dim} k={args.k}, {args.queries:,} query rows, data={args.data}")
+    shape = f"{args.clusters} clusters, separation {args.separation}" if args.data == "clustered" else "isotropic"
+    print(f"# kNN at scale: N={args.n:,} D={args.dim} k={args.k}, {args.queries:,} query rows, data={args.data} ({shape})")
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"faiss {faiss.__version__} ({faiss.omp_get_max_threads()} threads)")
     started = time.perf_counter()
-    x = make_data(args.n, args.dim, args.data, args.clusters, args.seed)
+    x = make_data(args.n, args.dim, args.data, args.clusters, args.separation, args.seed)
     print(f"# data generated in {time.perf_counter() - started:.0f} s ({x.nbytes / 1e9:.2f} GB)")
     source = InMemoryVectors(torch.from_numpy(x))
     rng = np.random.default_rng(args.seed + 1)
