@@ -82,3 +82,10 @@ def test_streaming_pca_errors(rng):
         StreamingPCA().transform(rng.normal(size=(10, 3)))
     with pytest.raises(ValueError, match="fitted on 3"):
         StreamingPCA().fit(rng.normal(size=(10, 3))).transform(rng.normal(size=(10, 4)))
+
+
+def test_in_memory_only_functions_say_so(stored):
+    from workbench.geometry.neighbors import as_matrix
+
+    with pytest.raises(TypeError, match=r"data.load\(\)"):
+        as_matrix(stored[1])

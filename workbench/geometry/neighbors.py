@@ -105,6 +105,11 @@ def as_matrix(data: Data, what: str = "data") -> torch.Tensor:
     """The vectors of a LatentSpace, tensor or array as a finite 2-D tensor."""
     if isinstance(data, LatentSpace):
         return data.vectors  # validated on construction
+    if is_chunked(data):
+        raise TypeError(
+            f"{what} is read from disk in chunks ({type(data).__name__}) and this needs it in memory: "
+            "pass data.load() if it fits"
+        )
     tensor = data.detach() if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
     if tensor.ndim != 2:
         raise ValueError(f"{what} must have shape (n_samples, n_features); got {tuple(tensor.shape)}")
