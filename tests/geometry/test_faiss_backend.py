@@ -58,6 +58,7 @@ def test_self_removed_by_index_even_among_duplicates(rng, index):
     assert bool((graph.indices[:30] < 30).all())
 
 
+@pytest.mark.slow
 def test_ivf_and_hnsw_reach_their_recall_on_clustered_data():
     x = _clustered(20000)
     queries = x[:500]
