@@ -32,6 +32,12 @@ _EXPORTS: dict[str, str] = {
     "resolve_device": "workbench.device",
     "resolve_dtype": "workbench.device",
     "chunk_rows": "workbench.device",
+    # intrinsic dimension
+    "TwoNN": "workbench.geometry.twonn",
+    "MLE": "workbench.geometry.mle",
+    "LocalIntrinsicDimension": "workbench.geometry.intrinsic",
+    "lid_profile": "workbench.geometry.lid_profile",
+    "token_lid": "workbench.geometry.lid_profile",
     # optional dependencies
     "require": "workbench.extras",
     # label sets
@@ -39,6 +45,15 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    # emotion directions, probes and steering
+    "Directions": "workbench.geometry.directions",
+    "DirectionSet": "workbench.geometry.directions",
+    "probe_sweep": "workbench.geometry.probes",
+    "plot_probe_sweep": "workbench.geometry.probes",
+    "steering": "workbench.steering",
+    "steer": "workbench.steering",
+    "block_outputs": "workbench.steering",
+    "extract_directions": "workbench.steering",
     # encoders
     "encoders": "workbench.encoders",
     "encode": "workbench.encoders",
