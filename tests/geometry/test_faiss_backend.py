@@ -99,9 +99,12 @@ def test_auto_says_what_it_chose(rng, monkeypatch, caplog):
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):
         large = knn(x, 5, device="cpu")
-    assert large.backend == "faiss-ivf"
-    assert "FAISS ivf" in caplog.text and "approximate" in caplog.text
-    assert knn(x, 5, device="cpu", index="hnsw").backend == "faiss-hnsw"
+    assert large.backend == "faiss-flat"  # never approximate unless asked
+    assert "FAISS flat" in caplog.text and "approximate" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):
+        assert knn(x, 5, device="cpu", index="hnsw").backend == "faiss-hnsw"
+    assert "approximate" in caplog.text
     monkeypatch.setattr(backends, "_faiss_installed", lambda: False)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):

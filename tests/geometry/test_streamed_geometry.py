@@ -89,3 +89,29 @@ def test_in_memory_only_functions_say_so(stored):
 
     with pytest.raises(TypeError, match=r"data.load\(\)"):
         as_matrix(stored[1])
+
+
+@pytest.mark.parametrize("estimator", ["twonn", "mle"])
+def test_lid_on_a_stored_space_equals_in_memory(tmp_path, rng, estimator):
+    from workbench.geometry.intrinsic import LocalIntrinsicDimension
+
+    # a curved 3-D sheet in 24-D, with exact copies, as token vectors have
+    latent = rng.uniform(size=(900, 3))
+    x = np.hstack([latent, np.sin(3 * latent), latent**2]) @ rng.normal(size=(9, 24))
+    x = x.astype(np.float32)
+    x[100:110] = x[5]
+    root = tmp_path / "store"
+    with ShardWriter(root) as writer:
+        for start in range(0, 900, 250):
+            writer.write(x[start : start + 250], pd.DataFrame({"id": np.arange(start, min(start + 250, 900))}))
+    space = LatentSpace.open(root)
+    with pytest.warns(UserWarning):  # the copies are reported either way
+        streamed = LocalIntrinsicDimension(n_neighbors=20, estimator=estimator).fit(space)
+    with pytest.warns(UserWarning):
+        memory = LocalIntrinsicDimension(n_neighbors=20, estimator=estimator).fit(x)
+    assert streamed.n_duplicates_ == memory.n_duplicates_ == 10
+    np.testing.assert_array_equal(streamed.distinct_rows_, memory.distinct_rows_)
+    np.testing.assert_allclose(streamed.lid_, memory.lid_, rtol=1e-5)
+    assert 2.0 < float(np.median(streamed.lid_)) < 4.5
+    if estimator == "twonn":  # some members were measured from rows read off the disk
+        assert streamed.n_direct_ == memory.n_direct_ > 0

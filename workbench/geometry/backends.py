@@ -6,13 +6,20 @@
   exact ``flat`` unless another ``index`` is asked for.
 - ``backend="auto"``: torch while the work (n_queries x n_samples distance
   evaluations) is below :data:`AUTO_FAISS_WORK` -- about 50 000 points
-  against themselves, a minute or two on a laptop CPU -- and FAISS above it,
-  with an approximate IVF index unless ``index`` says otherwise. On a CUDA
-  device the exact torch search is fast enough for a million points against
-  themselves, so the bar is :data:`AUTO_FAISS_WORK_GPU`. Without FAISS
-  installed, ``"auto"`` stays with torch. The choice is logged at INFO level
-  (logger ``workbench.geometry.backends``) and recorded in the graph's
+  against themselves, a minute or two on a laptop CPU -- and FAISS above it.
+  On a CUDA device the exact torch search is fast enough for a million points
+  against themselves, so the bar is :data:`AUTO_FAISS_WORK_GPU`. Without
+  FAISS installed, ``"auto"`` stays with torch. The choice is logged at INFO
+  level (logger ``workbench.geometry.backends``) and recorded in the graph's
   ``backend``.
+
+``"auto"`` never approximates on its own: above the bar it uses FAISS's exact
+flat index (about twice as fast as the torch search on a CPU), and an
+approximate index (``index="ivf"`` or ``"hnsw"``, 25-80x faster at a million
+points) only when asked for. Approximate lists change what is computed from
+them: local intrinsic dimension reads the members' own neighbour lists, and
+an approximate graph gives approximate estimates, so the trade is the
+user's to make, with the recall measured (``benchmarks/bench_knn_scale.py``).
 """
 
 from __future__ import annotations
@@ -100,7 +107,7 @@ def dispatch_knn(
                    progress=progress, backend="torch")  # fmt: skip
     from workbench.geometry.faiss_index import faiss_knn
 
-    kind = index if index is not None else ("ivf" if backend == "auto" else "flat")
+    kind = index if index is not None else "flat"
     indices, distances, built = faiss_knn(
         source, k, metric=metric, queries=query_source, index=kind, nlist=nlist, nprobe=nprobe, M=M,
         ef_search=ef_search, device=device, chunk_size=chunk_size, progress=progress,

@@ -54,12 +54,14 @@ def exact_distances(queries: torch.Tensor, neighbours: torch.Tensor, metric: str
 
     Returns
     -------
-    tensor of shape (n_queries, n_candidates)
-        Euclidean distance, or ``1 - cos`` clamped to [0, 2].
+    tensor of shape (n_queries, n_candidates), float64 (float32 on MPS)
+        Euclidean distance, or ``1 - cos`` clamped to [0, 2]. Accumulated in
+        float64, as the torch backend ranks, so that both order near-ties alike.
     """
+    wide = torch.float32 if queries.device.type == "mps" else torch.float64  # MPS has no float64
     if metric == "euclidean":
-        return (neighbours - queries[:, None, :]).norm(dim=2)
-    return (1.0 - (neighbours * queries[:, None, :]).sum(2)).clamp_(0.0, 2.0)
+        return torch.linalg.vector_norm(neighbours - queries[:, None, :], dim=2, dtype=wide)
+    return (1.0 - (neighbours * queries[:, None, :]).sum(2, dtype=wide)).clamp_(0.0, 2.0)
 
 
 def keep_nearest(indices: torch.Tensor, distances: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +107,8 @@ def search_blocks(
         block = prepare_rows(rows, metric, device, dtype) - centre
         block_sq = (block * block).sum(1, keepdim=True)
         best_i = torch.full((block.shape[0], 0), -1, dtype=torch.int64, device=device)
-        best_d = torch.empty((block.shape[0], 0), dtype=dtype, device=device)
+        best_d = torch.empty((block.shape[0], 0), dtype=torch.float32 if device.type == "mps" else torch.float64,
+                             device=device)  # fmt: skip
         own = None if positions is None else positions.to(device)[:, None]
         for start, chunk in iter_row_chunks(source, database_rows):
             x = prepare_rows(chunk, metric, device, dtype) - centre
@@ -124,7 +127,7 @@ def search_blocks(
             if own is not None:
                 distances.masked_fill_(found == own, float("inf"))
             best_i, best_d = keep_nearest(torch.cat([best_i, found], 1), torch.cat([best_d, distances], 1), k)
-        yield best_i, best_d
+        yield best_i, best_d.to(dtype)
 
 
 def chunked_knn(

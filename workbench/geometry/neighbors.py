@@ -191,9 +191,9 @@ def knn(
     """The k nearest neighbours of every row (or of ``queries``) among ``data``.
 
     Exact in torch up to tens of thousands of points; beyond, ``"auto"``
-    hands the search to FAISS (exact or approximate, see
-    :mod:`workbench.geometry.faiss_index` and
-    :mod:`workbench.geometry.backends`).
+    hands the search to FAISS's exact flat index; approximate FAISS indexes
+    on request (see :mod:`workbench.geometry.backends` and
+    :mod:`workbench.geometry.faiss_index`).
 
     Parameters
     ----------
@@ -222,9 +222,9 @@ def knn(
         when FAISS is installed; the graph's ``backend`` says which ran, and
         an INFO log says why.
     index : {"flat", "ivf", "hnsw"}, optional
-        FAISS index: exact ``"flat"`` (the default for ``backend="faiss"``),
-        approximate ``"ivf"`` (the default when ``"auto"`` switches to FAISS)
-        or ``"hnsw"``.
+        FAISS index: exact ``"flat"`` (the default), or approximate ``"ivf"``
+        or ``"hnsw"``, only when asked for (with ``backend="faiss"``, or
+        ``"auto"`` to keep torch for small searches).
     nlist, nprobe : int, optional
         IVF cells, and cells visited per query (defaults: ``4 sqrt(n)`` and
         ``sqrt(nlist)``, rounded).
