@@ -68,7 +68,9 @@ _EXPORTS: dict[str, str] = {
     "linear_cka": "workbench.geometry.compare",
     "Procrustes": "workbench.geometry.align",
     "stitch": "workbench.geometry.stitching",
-    # beyond one machine: spaces on disk, FAISS, Ray
+    # beyond one machine: neighbours (torch or FAISS), spaces on disk, Ray
+    "knn": "workbench.geometry.neighbors",
+    "KNNGraph": "workbench.geometry.neighbors",
     "streaming": "workbench.streaming",
     "distributed": "workbench.distributed",
     "StreamingPCA": "workbench.geometry.streaming_pca",
