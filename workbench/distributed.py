@@ -199,8 +199,8 @@ def encode(
                            column=column, modality=modality, device=device, dtype=dtype, **options)  # fmt: skip
     if is_frame:
         frame = check_frame(dataset, modality=job.column)
-        writer = ShardWriter(out, job=job.key(frame), overwrite=overwrite)
         dataset_hash = job.dataset_hash(frame)
+        writer = ShardWriter(out, job=job.key(dataset_hash), overwrite=overwrite)
         total = len(frame)
     else:
         writer = ShardWriter(out, overwrite=True)

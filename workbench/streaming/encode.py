@@ -117,8 +117,8 @@ class EncodingJob:
             cache=False, progress=False,
         )  # fmt: skip
 
-    def key(self, frame: pd.DataFrame) -> str:
-        """The job's fingerprint over all of ``frame``: model identity, data, layers, pooling, options, dtype."""
+    def key(self, dataset: str) -> str:
+        """The job's fingerprint: model identity, data (``dataset_hash``), layers, pooling, options, dtype."""
         from workbench.encoders.cache import cache_key
         from workbench.encoders.encode import cache_identity
         from workbench.encoders.encoder import cache_parts
@@ -127,7 +127,7 @@ class EncodingJob:
         ref = resolve_model(self.model, revision=self.revision, trust_remote_code=self.trust_remote_code,
                             hub_kwargs=self.hub_kwargs)  # fmt: skip
         identity, dtype = cache_identity(ref, self.modality, self.dtype)
-        parts = cache_parts(ref.name, identity, None, self.modality, self.options, dtype, frame, self.column,
+        parts = cache_parts(ref.name, identity, None, self.modality, self.options, dtype, dataset, self.column,
                             self.layers, self.pooling)  # fmt: skip
         return cache_key(parts)
 
@@ -211,7 +211,7 @@ def encode_to_shards(
                            modality=modality, device=device, dtype=dtype, **options)  # fmt: skip
     frame = check_frame(data, modality=job.column)
     dataset = job.dataset_hash(frame)
-    writer = ShardWriter(out, job=job.key(frame), overwrite=overwrite)
+    writer = ShardWriter(out, job=job.key(dataset), overwrite=overwrite)
     if writer.complete:
         return open_stack(out)
     encoder = job.encoder()
