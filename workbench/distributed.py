@@ -147,7 +147,8 @@ def encode(
     dataset : DataFrame or ray.data.Dataset
         One row per sample with an ``id`` column and the column to encode
         (``text``, ``audio`` or ``image``, or ``column=``). A DataFrame run
-        resumes after an interruption; a Dataset run starts afresh.
+        resumes after an interruption; a Dataset run cannot (pass
+        ``overwrite=True`` to replace what it left).
     model : str or path
         Hub id or folder (readable by every worker), as for :func:`workbench.encode`.
     out : path-like
@@ -203,7 +204,8 @@ def encode(
         writer = ShardWriter(out, job=job.key(dataset_hash), overwrite=overwrite)
         total = len(frame)
     else:
-        writer = ShardWriter(out, overwrite=True)
+        # no resume without row positions: an existing store is only replaced on request
+        writer = ShardWriter(out, resume=False, overwrite=overwrite)
         dataset_hash, total = None, None
     if writer.complete:
         return open_stack(out)

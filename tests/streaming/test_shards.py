@@ -96,7 +96,7 @@ def test_guards_against_mixing_jobs_and_bad_rows(tmp_path, layers):
     _write(root, layers, 25, job="a")
     with pytest.raises(ValueError, match="another job"):
         ShardWriter(root, job="b")
-    with pytest.raises(FileExistsError, match="resume=True"):
+    with pytest.raises(FileExistsError, match="overwrite=True"):
         ShardWriter(root, job="a", resume=False)
     with pytest.raises(RuntimeError, match="complete"):
         ShardWriter(root, job="a").write(layers[0][:1], _frame(0, 1))

@@ -143,7 +143,7 @@ class ShardWriter:
             shutil.rmtree(self.path)
         if (self.path / MANIFEST).is_file():
             if not resume:
-                raise FileExistsError(f"{self.path} already holds a sharded store; pass resume=True or overwrite=True")
+                raise FileExistsError(f"{self.path} already holds a sharded store; pass overwrite=True to replace it")
             self._manifest = read_manifest(self.path)
             if job is not None and self._manifest.get("job") not in (None, job):
                 raise ValueError(
