@@ -105,10 +105,10 @@ class LabNotebook:
         return [int(match.group(1)) if (match := _PROMPT.fullmatch(prompt)) else None for prompt in self.prompts()]
 
     def screenshot_all(self, path: Path, *, limit: int = 12_000) -> None:
-        """A picture of the whole notebook: the window is made as tall as the notebook for the shot."""
+        """A picture of the whole notebook: the window is made as tall as the notebook's scroller for the shot."""
         size = self.page.viewport_size
         height = self.page.evaluate(
-            "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook').scrollHeight"
+            "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer').scrollHeight"
         )
         self.page.set_viewport_size({"width": size["width"], "height": min(limit, height + 200)})
         try:
