@@ -6,8 +6,9 @@ that a lasso drawn with the mouse reaches ``explorer.selection``, and that
 hovering a point puts its sentence in the side panel.
 
 Pictures left in ``tests/artifacts/browser/``: ``quickstart-notebook.png``
-(the whole notebook after Run All), ``quickstart-lasso.png`` (the map with the
-mouse's lasso and the cell that printed the selection), and
+(the whole notebook at the end), ``quickstart-lasso.png`` (the map with the
+mouse's lasso, the rows inside it highlighted and counted in the status line),
+``quickstart-selection.png`` (the cell that printed ``explorer.selection``), and
 ``quickstart-explorer.png`` (the Explorer with a hovered sentence in its side
 panel; ``docs/explorer.png``, the README's picture, is a copy of it).
 """
@@ -24,6 +25,7 @@ from tests.browser.notebook import LabNotebook
 from tests.browser.plot import Plot, clear_box, lonely_point
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def corpus():
@@ -60,7 +62,7 @@ def test_quickstart_in_lab(quickstart, lab_page, corpus, artifacts):
     assert None not in quickstart.executed(), f"cells that did not run: {quickstart.prompts()}"
     # every figure in the notebook drew its axes (the Explorer's map and the layer-by-layer plot)
     figures = page.locator(".jp-NotebookPanel .js-plotly-plot")
-    assert figures.count() == 2
+    assert figures.count() == 2  # a figure that failed shows as text, or not at all
     assert figures.evaluate_all("divs => divs.filter(gd => !gd.querySelector('.main-svg .xy')).length") == 0
 
     # the map is drawn: one WebGL trace holding every sentence
@@ -83,6 +85,7 @@ def test_quickstart_in_lab(quickstart, lab_page, corpus, artifacts):
     index, emotions = _table_rows(quickstart.output(shown))
     assert index == inside.tolist()  # the meta's index is the row number, and point i is row i
     assert emotions == corpus["emotion"].iloc[inside].tolist()
+    quickstart.output(shown).screenshot(path=str(artifacts / "quickstart-selection.png"))
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "quickstart-lasso.png"))
 
