@@ -106,13 +106,14 @@ class LabNotebook:
 
     def screenshot_all(self, path: Path, *, limit: int = 12_000) -> None:
         """A picture of the whole notebook: the window is made as tall as the notebook's scroller for the shot."""
+        scroller = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer")
         size = self.page.viewport_size
-        height = self.page.evaluate(
-            "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer').scrollHeight"
-        )
-        self.page.set_viewport_size({"width": size["width"], "height": min(limit, height + 200)})
+        height = scroller.evaluate("e => e.scrollHeight - e.clientHeight") + size["height"]
+        self.page.set_viewport_size({"width": size["width"], "height": min(limit, height)})
         try:
             self.page.wait_for_timeout(500)  # Lab lays itself out again
+            scroller.evaluate("e => { e.scrollTop = 0; }")
+            self.page.wait_for_timeout(200)
             self.page.screenshot(path=str(path))
         finally:
             self.page.set_viewport_size(size)
