@@ -39,6 +39,9 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    # notebooks -> offline HTML; LID while fine-tuning
+    "report": "workbench.report",
+    "LIDCallback": "workbench.training",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
