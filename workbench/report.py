@@ -64,6 +64,7 @@ import gzip
 import json
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Iterator
 from functools import cache
@@ -173,19 +174,25 @@ def execute_notebook(
         on_cell_executed=lambda cell, cell_index, execute_reply: bar.update(),
         on_cell_error=lambda cell, cell_index, execute_reply: failed.setdefault("index", cell_index),
     )
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        where = f"cell {failed.get('index', '?')}" if failed.get("index") != len(nb.cells) - 1 else "the widget-state step"
-        raise ReportError(f"{name}: {where} raised {error.ename}: {error.evalue}") from None
-    except CellTimeoutError:
-        raise ReportError(f"{name}: a cell ran longer than the timeout of {timeout} s") from None
-    except DeadKernelError as error:
-        raise ReportError(f"{name}: the kernel died ({error})") from None
-    except NoSuchKernel as error:
-        raise ReportError(f"{name}: no Jupyter kernel named {error.name!r}; pass --kernel or install ipykernel") from None
-    finally:
-        bar.close()
+    # The kernel's own log (its start-up chatter) goes to a file, not the
+    # terminal; its last line explains a kernel that died.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+        except CellExecutionError as error:
+            where = f"cell {failed.get('index', '?')}" if failed.get("index") != len(nb.cells) - 1 else "the widget-state step"
+            raise ReportError(f"{name}: {where} raised {error.ename}: {error.evalue}") from None
+        except CellTimeoutError:
+            raise ReportError(f"{name}: a cell ran longer than the timeout of {timeout} s") from None
+        except DeadKernelError:
+            kernel_log.seek(0)
+            said = [line.strip() for line in kernel_log.read().splitlines() if line.strip() and "WARNING |" not in line]
+            why = f"; its last words: {said[-1]}" if said else " (a crash, os._exit or running out of memory)"
+            raise ReportError(f"{name}: the kernel died{why}") from None
+        except NoSuchKernel as error:
+            raise ReportError(f"{name}: no Jupyter kernel named {error.name!r}; pass --kernel or install ipykernel") from None
+        finally:
+            bar.close()
     nb.cells.pop()
     return nb
 
