@@ -4,11 +4,15 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from workbench.demo import quickstart_notebook
+
+#: Where the browser test leaves its picture of the Explorer (for the README).
+SCREENSHOT = Path(__file__).resolve().parent / "artifacts" / "explorer.png"
 
 
 def test_the_quickstart_is_found_in_the_source_tree():
@@ -17,16 +21,21 @@ def test_the_quickstart_is_found_in_the_source_tree():
     assert nbformat.read(path, as_version=4).cells[0].source.startswith("# Quickstart")
 
 
-@pytest.mark.slow
-def test_demo_writes_a_self_contained_report(tmp_path):
-    out = tmp_path / "reports" / "demo.html"
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "reports" / "demo.html"
     result = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "demo", "--output", str(out), "--quiet"],
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr
     assert "no network needed" in result.stdout
-    page = out.read_text()
+    return out
+
+
+@pytest.mark.slow
+def test_demo_writes_a_self_contained_report(demo_report):
+    page = demo_report.read_text()
     assert re.search(r"<script[^>]+src=", page) is None  # nothing fetched from a CDN
     assert "<title>workbench demo: quickstart</title>" in page
     # the per-layer figure, static, with its data
@@ -36,5 +45,22 @@ def test_demo_writes_a_self_contained_report(tmp_path):
     models = json.loads(state.group(1))["state"]
     figures = [m for m in models.values() if "_widget_data" in m["state"]]
     assert figures, "the Explorer's map is missing from the widget state"
-    traces = figures[0]["state"]["_widget_data"]
-    assert any(trace.get("selectedpoints") for trace in traces)
+    assert any(trace.get("selectedpoints") for trace in figures[0]["state"]["_widget_data"])
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_demo_renders_offline_and_pictures_the_explorer(demo_report):
+    from tests.offline_browser import open_offline
+
+    with open_offline(demo_report, width=1280, height=1000) as browser:
+        page = browser.page
+        page.wait_for_function("document.querySelectorAll('.widget-subarea .js-plotly-plot .main-svg').length > 0", timeout=90_000)
+        page.wait_for_timeout(1500)  # let WebGL draw the points
+        explorer = page.locator(".widget-subarea", has=page.locator(".js-plotly-plot")).first
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        explorer.screenshot(path=str(SCREENSHOT))
+        static = page.evaluate("document.querySelectorAll('.jp-OutputArea-output > div > .js-plotly-plot .main-svg').length")
+    assert browser.refused == [] and browser.problems == []
+    assert static > 0  # the per-layer figure drew too
+    assert SCREENSHOT.stat().st_size > 20_000

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
 from html.parser import HTMLParser
 
 import nbformat
@@ -245,41 +243,16 @@ def test_a_failing_cell_names_itself_and_leaves_the_old_report(tmp_path):
 @pytest.mark.browser
 def test_figures_and_widgets_render_in_chromium_offline(rendered):
     """Open the page with every non-file request refused: figures draw, widgets mount, nothing runs."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if os.environ.get("SKIP_BROWSER") == "1" or not os.path.exists(chromium):
-        pytest.skip("no headless Chromium here (or SKIP_BROWSER=1)")
-    from playwright.sync_api import sync_playwright
+    from tests.offline_browser import open_offline
 
     path, _ = rendered
-    refused, problems = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    with open_offline(path) as browser:
+        browser.page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4 * 3", timeout=60_000)
+        mounted = browser.page.evaluate(
+            "() => ({boxed: Array.from(document.querySelectorAll('.widget-subarea')).map(e => e.innerText),"
+            " plots: document.querySelectorAll('.js-plotly-plot').length})"
         )
-        try:
-            page = browser.new_page()
-
-            def route(request_route):
-                if request_route.request.url.startswith(("file:", "data:", "blob:")):
-                    request_route.continue_()
-                else:
-                    refused.append(request_route.request.url)
-                    request_route.abort()
-
-            page.route("**/*", route)
-            page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-            page.goto(path.resolve().as_uri(), wait_until="load")
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4 * 3", timeout=60_000)
-            mounted = page.evaluate(
-                "() => ({boxed: Array.from(document.querySelectorAll('.widget-subarea')).map(e => e.innerText),"
-                " legends: Array.from(document.querySelectorAll('.js-plotly-plot')).length})"
-            )
-        finally:
-            browser.close()
-    assert refused == [] and problems == []
-    assert mounted["legends"] == 4  # 2 static figures + 2 FigureWidgets in the box
+    assert browser.refused == [] and browser.problems == []
+    assert mounted["plots"] == 4  # 2 static figures + 2 FigureWidgets in the box
     assert any("boxed" in text and "changed after display" in text for text in mounted["boxed"])
     assert any(HOSTILE in text for text in mounted["boxed"])  # the slider's label, shown as text
