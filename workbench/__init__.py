@@ -39,6 +39,12 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    # encoders
+    "encoders": "workbench.encoders",
+    "encode": "workbench.encoders",
+    "TextEncoder": "workbench.encoders",
+    "SpeechEncoder": "workbench.encoders",
+    "VisionEncoder": "workbench.encoders",
     # notebooks -> offline HTML; LID while fine-tuning
     "report": "workbench.report",
     "LIDCallback": "workbench.training",

@@ -17,14 +17,15 @@ __all__ = ["require", "EXTRAS"]
 EXTRAS: dict[str, tuple[str, str | None]] = {
     "faiss": ("faiss-cpu", "faiss"),
     "ray": ("ray[data]", "ray"),
-    "librosa": ("librosa", "speech"),
+    "librosa": ("librosa", None),  # optional fallback reader; not in the speech extra
     "soundfile": ("soundfile", "speech"),
+    "soxr": ("soxr", "speech"),
     "playwright": ("playwright", "browser"),
     "skdim": ("scikit-dimension", "test"),
     "sentence_transformers": ("sentence-transformers", "test"),
     "nbconvert": ("nbconvert", None),
     "accelerate": ("accelerate>=1.1", "training"),
-    "PIL": ("pillow", None),
+    "PIL": ("pillow", "vision"),
 }
 
 

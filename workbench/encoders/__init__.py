@@ -1,1 +1,47 @@
-"""Encoders: models and data in, a LayerStack out (one LatentSpace per layer)."""
+"""Encoders: models and data in, a LayerStack out (one LatentSpace per layer).
+
+``workbench.encode(model, data)`` is the door: it picks the modality from the
+data's column and the model's processor, and hands the work to one of
+
+- :class:`TextEncoder`: BERT-like models, sentence-transformers folders and
+  causal LMs (GPT-2, Llama, Qwen...); poolings ``mean``, ``cls``, ``last``,
+  ``tokens``;
+- :class:`SpeechEncoder`: wav2vec 2.0, HuBERT, WavLM, Whisper's encoder;
+  ``mean`` over the real frames, or ``frames``;
+- :class:`VisionEncoder`: ViT, CLIP/SigLIP vision towers, any AutoModel with
+  an image processor; ``mean``, ``cls``.
+
+Layer keys are ``hidden_states`` indices (0 = embeddings, k = output of block
+k-1), recorded with their meaning in every space's provenance. Vectors are
+float32 on the CPU whatever the model ran in. Results are cached (see
+:mod:`workbench.encoders.cache`).
+
+Modules: ``encode`` (dispatch), ``encoder`` (the shared loop), ``text``,
+``speech``, ``vision``, ``loading`` (model and processor resolution,
+offline errors, identity), ``pooling``, ``batching`` (buckets, prefetch,
+buffers), ``cache``, ``media`` (reading audio and images), ``bundled`` (the
+embedded MiniLM).
+"""
+
+from workbench.encoders.bundled import DEFAULT_TEXT_MODEL_ID, default_text_model
+from workbench.encoders.cache import CacheWarning, EncodeCache, default_cache_dir
+from workbench.encoders.encode import encode
+from workbench.encoders.encoder import Encoder
+from workbench.encoders.media import MediaError
+from workbench.encoders.speech import SpeechEncoder
+from workbench.encoders.text import TextEncoder
+from workbench.encoders.vision import VisionEncoder
+
+__all__ = [
+    "DEFAULT_TEXT_MODEL_ID",
+    "CacheWarning",
+    "EncodeCache",
+    "Encoder",
+    "MediaError",
+    "SpeechEncoder",
+    "TextEncoder",
+    "VisionEncoder",
+    "default_cache_dir",
+    "default_text_model",
+    "encode",
+]
