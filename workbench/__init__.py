@@ -45,6 +45,14 @@ _EXPORTS: dict[str, str] = {
     "TextEncoder": "workbench.encoders",
     "SpeechEncoder": "workbench.encoders",
     "VisionEncoder": "workbench.encoders",
+    # relative representations and space comparison
+    "select_anchors": "workbench.geometry.anchors",
+    "RelativeProjection": "workbench.geometry.relative",
+    "compare": "workbench.geometry.compare",
+    "compare_layers": "workbench.geometry.compare",
+    "linear_cka": "workbench.geometry.compare",
+    "Procrustes": "workbench.geometry.align",
+    "stitch": "workbench.geometry.stitching",
     # notebooks -> offline HTML; LID while fine-tuning
     "report": "workbench.report",
     "LIDCallback": "workbench.training",
@@ -58,8 +66,9 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    # a name that is itself a submodule (``taxonomy``) resolves to the module
-    value = module if module_name.endswith("." + name) else getattr(module, name)
+    # a name that is itself a submodule (``taxonomy``) resolves to the module,
+    # unless the module defines that name (``compare`` in geometry/compare.py)
+    value = getattr(module, name, module) if module_name.endswith("." + name) else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -1,0 +1,148 @@
+"""Orthogonal Procrustes alignment: the classical way to put two spaces in one frame.
+
+Where a relative projection makes two spaces comparable by describing each
+sample through its anchors, Procrustes *rotates* one space onto the other
+using the samples both hold. It is the baseline users will compare relative
+representations with, done as latentis' ``Procrustes`` translator does it:
+
+1. standardise each space with its own per-feature mean and standard
+   deviation (fitted on the paired samples);
+2. zero-pad the narrower one to the wider width;
+3. the rotation ``R = U V^T`` from the SVD ``X^T Y = U S V^T`` minimises
+   ``|X R - Y|_F`` over orthogonal ``R``;
+4. transforming maps through ``R``, drops the padding, and undoes the
+   target's standardisation, so the result lives in the target's coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import torch
+from sklearn.base import BaseEstimator
+
+from workbench.device import resolve_device
+from workbench.geometry.anchors import anchor_positions
+from workbench.geometry.compare import match_rows
+from workbench.geometry.relative import Data, as_space
+from workbench.space import LatentSpace
+
+__all__ = ["Procrustes"]
+
+
+class Procrustes(BaseEstimator):
+    """Rotate a source space onto a target space (orthogonal Procrustes).
+
+    Parameters
+    ----------
+    standardize : bool, default True
+        Centre and scale each feature of both spaces before the rotation (as
+        latentis does). Without it the rotation acts on the raw vectors.
+    device : {"auto", "cpu", "cuda", ...}, default "auto"
+        Where the fit and the transform run; results come back on the input's device.
+
+    Attributes
+    ----------
+    rotation_ : torch.Tensor of shape (width, width)
+        Orthogonal; ``width = max(n_features_in_, n_features_out_)``.
+    source_mean_, source_scale_ : torch.Tensor of shape (n_features_in_,)
+    target_mean_, target_scale_ : torch.Tensor of shape (n_features_out_,)
+    n_features_in_, n_features_out_ : int
+        Widths of the source and target spaces.
+    fit_ids_ : ndarray of shape (n_pairs,)
+        Ids of the pairs the rotation was fitted on.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(100, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> q, _ = torch.linalg.qr(torch.randn(6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    >>> aligned = Procrustes(standardize=False).fit(x @ q, x).transform(x @ q)
+    >>> bool(torch.allclose(aligned, x))
+    True
+    """
+
+    def __init__(self, *, standardize: bool = True, device: str | torch.device = "auto") -> None:
+        self.standardize = standardize
+        self.device = device
+
+    def fit(self, source: Data, target: Data, ids: Sequence | None = None) -> Procrustes:
+        """Fit the rotation on the samples both spaces hold (or on ``ids`` of them).
+
+        Parameters
+        ----------
+        source : LatentSpace, tensor or array of shape (n_samples, n_features_in)
+        target : LatentSpace, tensor or array of shape (n_samples_target, n_features_out)
+            Paired with ``source`` by id (by position for arrays).
+        ids : sequence, optional
+            Fit on these shared ids only (anchors, a training split).
+
+        Returns
+        -------
+        self
+        """
+        a, b = match_rows(source, target)
+        if ids is not None:
+            a, b = a.take(anchor_positions(a, ids)), b.take(anchor_positions(b, ids))
+        device = resolve_device(self.device)
+        x, y = _float(a.vectors, device), _float(b.vectors, device)
+        self.source_mean_, self.source_scale_ = self._statistics(x)
+        self.target_mean_, self.target_scale_ = self._statistics(y)
+        self.n_features_in_, self.n_features_out_ = a.dim, b.dim
+        x = self._pad((x - self.source_mean_) / self.source_scale_)
+        y = self._pad((y - self.target_mean_) / self.target_scale_)
+        u, _, vh = torch.linalg.svd(x.T @ y)
+        self.rotation_ = u @ vh
+        self.fit_ids_ = a.ids
+        self._names = (a.name, b.name)
+        return self
+
+    def transform(self, source: Data) -> Data:
+        """Map source vectors into the target's coordinates.
+
+        Parameters
+        ----------
+        source : LatentSpace, tensor or array of shape (n_samples, n_features_in)
+
+        Returns
+        -------
+        LatentSpace, tensor or array of shape (n_samples, n_features_out)
+            Of the same kind as ``source``; a LatentSpace's provenance gains an
+            ``"aligned"`` entry.
+        """
+        if not hasattr(self, "rotation_"):
+            raise RuntimeError("this Procrustes is not fitted yet; call fit(source, target) first")
+        space = as_space(source, "source")
+        if space.dim != self.n_features_in_:
+            raise ValueError(f"source has {space.dim} features; the alignment was fitted on {self.n_features_in_}")
+        x = _float(space.vectors, self.rotation_.device)
+        x = self._pad((x - self.source_mean_) / self.source_scale_) @ self.rotation_
+        out = x[:, : self.n_features_out_] * self.target_scale_ + self.target_mean_
+        out = out.to(device=space.device, dtype=space.dtype if space.dtype == torch.float64 else torch.float32)
+        if isinstance(source, LatentSpace):
+            record = {"method": "procrustes", "to": self._names[1], "fitted_on": len(self.fit_ids_)}
+            provenance = {**source.provenance, "aligned": {**record, "standardize": bool(self.standardize)}}
+            return source.with_vectors(out, name=f"{source.name} → {self._names[1]}", provenance=provenance)
+        return out if isinstance(source, torch.Tensor) else out.cpu().numpy()
+
+    def fit_transform(self, source: Data, target: Data, ids: Sequence | None = None) -> Data:
+        """``fit(source, target, ids).transform(source)``."""
+        return self.fit(source, target, ids).transform(source)
+
+    def _statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.standardize:
+            return x.new_zeros(x.shape[1]), x.new_ones(x.shape[1])
+        if x.shape[0] < 2:
+            raise ValueError("standardising needs at least 2 paired samples")
+        scale = x.std(0)
+        # a constant feature keeps scale 1 rather than dividing by zero
+        scale = torch.where(scale < 10 * torch.finfo(x.dtype).eps, torch.ones_like(scale), scale)
+        return x.mean(0), scale
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        width = max(self.n_features_in_, self.n_features_out_)
+        return torch.nn.functional.pad(x, (0, width - x.shape[1]))
+
+
+def _float(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    # float64 for the small SVD problem costs little and keeps R orthogonal to 1e-12
+    return x.to(device=device, dtype=torch.float64)
