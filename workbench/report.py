@@ -306,7 +306,7 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     views: list[str] = []
     for out in outputs:
         data = out.get("data", {})
-        if PLOTLY in data and "text/html" not in data:
+        if PLOTLY in data:  # authoritative: a text/html next to it would load plotly.js from a CDN
             data["text/html"] = _figure_html(data.pop(PLOTLY))
             static_figures += 1
         if WIDGET_VIEW not in data:
