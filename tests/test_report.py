@@ -192,8 +192,13 @@ def test_a_plotly_output_becomes_a_static_figure_without_a_kernel():
 
     figure = go.Figure(go.Scatter(x=np.arange(3, dtype=np.float32), y=[1, 2, 3], name="typed"))
     nb = _notebook(["figure"])
-    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", {report.PLOTLY: json.loads(figure.to_json())})]
+    # what plotly's "notebook_connected" renderer puts next to the figure
+    cdn = '<script src="https://cdn.plot.ly/plotly-3.0.1.min.js"></script><div>figure</div>'
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("display_data", {report.PLOTLY: json.loads(figure.to_json()), "text/html": cdn})
+    ]
     page = report.to_html(nb)
+    assert "cdn.plot.ly" not in page
     (traces,) = _figures(page)
     assert traces[0]["name"] == "typed"
     assert _array(traces[0]["x"]).tolist() == [0.0, 1.0, 2.0]
