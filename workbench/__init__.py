@@ -39,6 +39,15 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    # emotion directions, probes and steering
+    "Directions": "workbench.geometry.directions",
+    "DirectionSet": "workbench.geometry.directions",
+    "probe_sweep": "workbench.geometry.probes",
+    "plot_probe_sweep": "workbench.geometry.probes",
+    "steering": "workbench.steering",
+    "steer": "workbench.steering",
+    "block_outputs": "workbench.steering",
+    "extract_directions": "workbench.steering",
     # encoders
     "encoders": "workbench.encoders",
     "encode": "workbench.encoders",

@@ -1,0 +1,506 @@
+"""Add or remove directions inside a running language model.
+
+Two context managers, both built on :class:`workbench.encoders.hooks.Hooks`:
+
+- :func:`steer` adds ``alpha * v`` (``scale="raw"``, repeng and
+  steering-vectors) or ``alpha * v * rms(h)`` (``scale="rms"``, "Do LLMs
+  Feel?" 2025, where ``rms(h)`` is the root mean square of each position's
+  hidden state) to the residual stream at the chosen layers and positions;
+- :func:`ablate` removes the component along ``v``:
+  ``h - ((h - c) . v) v`` with ``v`` unit length and ``c`` the fitted center
+  of a :class:`~workbench.geometry.directions.Directions` (the origin for a
+  bare vector, which is the refusal-direction operator ``h - (h . v) v``).
+
+Both work with ``model.generate``. With a KV cache every forward step after
+the prompt sees one new token, so ``positions="last"`` steers the last prompt
+token and every generated token, and ``positions="all"`` every token. Integer
+and slice positions count from the first token of the (padded) prompt across
+cache steps (steering-vectors' token indices break under a KV cache; these do
+not). Hooks are removed when the ``with`` block ends, also when it raises.
+
+Layers use the numbering of ``output_hidden_states`` everywhere in workbench:
+layer ``k >= 1`` is the output of decoder block ``k - 1``
+(``model.model.layers[k - 1]`` for Llama, ``model.transformer.h[k - 1]`` for
+GPT-2); layer 0 is the input of block 0. A paper's "decoder layers 11-20" are
+layers 12-21 here. :func:`block_outputs` reads hidden states at exactly these
+sites (the last one before the final norm), and :func:`extract_directions`
+fits directions on them, so the vectors are added where they were found.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from workbench.encoders.hooks import Hooks, block_for_layer, find_blocks
+from workbench.geometry.directions import Directions, DirectionSet
+from workbench.space import LatentSpace, LayerStack
+
+__all__ = ["steer", "ablate", "Steering", "block_outputs", "extract_directions"]
+
+Positions = Union[str, int, slice, Sequence[int]]
+DirectionsLike = Union[Directions, DirectionSet, Mapping, torch.Tensor, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Steering:
+    """What a :func:`steer` or :func:`ablate` block does (returned by its ``with``)."""
+
+    operation: str
+    layers: tuple
+    alpha: float | None
+    scale: str | None
+    positions: Any
+
+
+# ----------------------------------------------------------------------------
+# turning the many accepted inputs into {layer: (vector, center)}
+# ----------------------------------------------------------------------------
+
+
+def _hidden_size(model: nn.Module) -> int | None:
+    config = getattr(model, "config", None)
+    config = getattr(config, "get_text_config", lambda: config)() if config is not None else None
+    for name in ("hidden_size", "n_embd", "d_model"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _as_vector(value: Any, what: str) -> torch.Tensor:
+    tensor = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value, dtype=np.float32))
+    if tensor.ndim != 1:
+        raise ValueError(f"{what} must be one vector of shape (hidden_size,); got shape {tuple(tensor.shape)}")
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{what} contains NaN or Inf")
+    return tensor.float()
+
+
+def _layer_list(layers: Any, default: Sequence) -> list:
+    if layers is None:
+        return list(default)
+    return [layers] if isinstance(layers, (int, np.integer)) else list(layers)
+
+
+def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
+    """``{layer: (vector, center or None)}`` for every layer to hook."""
+    if isinstance(directions, (Directions, DirectionSet)):
+        sets = directions.directions_ if isinstance(directions, Directions) else {directions.layer: directions}
+        if isinstance(directions, Directions):
+            directions._check_fitted()
+        first = next(iter(sets.values()))
+        if label is None:
+            if len(first.labels) != 1:
+                raise ValueError(f"pass label= to choose a direction; labels are {list(first.labels)}")
+            label = first.labels[0]
+        plan = {}
+        for layer in _layer_list(layers, sets):
+            if layer not in sets:
+                raise KeyError(f"no direction fitted for layer {layer!r}; fitted layers are {list(sets)}")
+            if not isinstance(layer, (int, np.integer)):
+                raise TypeError(f"steering needs integer layers (hidden_states indices); got {layer!r}")
+            fitted = sets[layer]
+            plan[int(layer)] = (fitted[label].float(), fitted.center.float())
+        return plan
+    if label is not None:
+        raise ValueError("label= only applies to a fitted Directions or a DirectionSet")
+    if isinstance(directions, Mapping):
+        wanted = _layer_list(layers, directions)
+        missing = [k for k in wanted if k not in directions]
+        if missing:
+            raise KeyError(f"no vector for layer(s) {missing}; the mapping has {list(directions)}")
+        return {int(k): (_as_vector(directions[k], f"the vector for layer {k}"), None) for k in wanted}
+    vector = _as_vector(directions, "the direction")
+    if layers is None:
+        raise ValueError("a bare vector needs layers= (which hidden_states indices to steer)")
+    return {int(k): (vector, None) for k in _layer_list(layers, [])}
+
+
+def _check_plan(model: nn.Module, plan: Mapping[int, tuple]) -> dict[int, tuple]:
+    """Validate every layer and width before any hook is registered; resolve negative layers."""
+    width = _hidden_size(model)
+    n_blocks = len(find_blocks(model))
+    checked = {}
+    for layer, (vector, center) in plan.items():
+        block_for_layer(model, layer)  # raises IndexError with the valid range
+        if width is not None and vector.shape[0] != width:
+            raise ValueError(
+                f"the direction for layer {layer} has width {vector.shape[0]} but the model's hidden size is {width}"
+            )
+        checked[layer + n_blocks + 1 if layer < 0 else layer] = (vector, center)
+    return checked
+
+
+# ----------------------------------------------------------------------------
+# positions
+# ----------------------------------------------------------------------------
+
+
+def _cache_length(kwargs: Mapping) -> int:
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    if cache is None:
+        return 0
+    if hasattr(cache, "get_seq_length"):
+        return int(cache.get_seq_length())
+    try:  # legacy tuple of (key, value) per layer
+        return int(cache[0][0].shape[-2])
+    except (TypeError, IndexError, AttributeError):
+        return 0
+
+
+class _PositionMask:
+    """Which positions of the current forward call to touch, as a (seq,) bool tensor or None for all."""
+
+    def __init__(self, positions: Positions) -> None:
+        self.kind = positions if isinstance(positions, str) else "absolute"
+        if isinstance(positions, str) and positions not in ("all", "last"):
+            raise ValueError(f"positions must be 'all', 'last', an int, a slice or a list of ints; got {positions!r}")
+        self.wanted: set | slice | None = None
+        if isinstance(positions, slice):
+            for bound in (positions.start, positions.stop):
+                if bound is not None and bound < 0:
+                    raise ValueError("slice positions count from the first prompt token and must not be negative")
+            self.wanted = positions
+        elif not isinstance(positions, str):
+            values = [positions] if isinstance(positions, (int, np.integer)) else list(positions)
+            if any(int(v) < 0 for v in values):
+                raise ValueError("integer positions count from the first prompt token and must not be negative; use 'last'")
+            self.wanted = {int(v) for v in values}
+        self.offset = 0
+
+    def observe(self, _args: tuple, kwargs: dict) -> None:
+        self.offset = _cache_length(kwargs)
+
+    def __call__(self, seq_len: int, device: torch.device) -> torch.Tensor | None:
+        if self.kind == "all":
+            return None
+        if self.kind == "last":
+            mask = torch.zeros(seq_len, dtype=torch.bool, device=device)
+            mask[-1] = True
+            return mask
+        absolute = torch.arange(self.offset, self.offset + seq_len, device=device)
+        if isinstance(self.wanted, slice):
+            start, stop, step = self.wanted.start or 0, self.wanted.stop, self.wanted.step or 1
+            mask = (absolute >= start) & ((absolute - start) % step == 0)
+            return mask if stop is None else mask & (absolute < stop)
+        return torch.isin(absolute, torch.as_tensor(sorted(self.wanted), device=device))
+
+
+@contextmanager
+def _hooked(model: nn.Module, plan: Mapping, positions: Positions, make_edit) -> Iterator[None]:
+    mask = _PositionMask(positions)
+    hooks = Hooks()
+    try:
+        if mask.kind == "absolute":
+            hooks.on_call(model, mask.observe)
+        for layer, (vector, center) in plan.items():
+            # edits run before any hook already on the block, so observers (output_hidden_states included) see them
+            hooks.on_layer(model, layer, make_edit(layer, vector, center, mask), prepend=True)
+        yield
+    finally:
+        hooks.remove()
+
+
+def _runtime_width(hidden: torch.Tensor, vector: torch.Tensor, layer: int) -> None:
+    if hidden.shape[-1] != vector.shape[0]:
+        raise ValueError(f"layer {layer} carries width {hidden.shape[-1]} but its direction has width {vector.shape[0]}")
+
+
+# ----------------------------------------------------------------------------
+# the public context managers
+# ----------------------------------------------------------------------------
+
+
+@contextmanager
+def steer(
+    model: nn.Module,
+    directions: DirectionsLike,
+    *,
+    layers: int | Sequence[int] | None = None,
+    alpha: float = 1.0,
+    scale: str = "rms",
+    positions: Positions = "all",
+    label: str | None = None,
+) -> Iterator[Steering]:
+    """Add a direction to the residual stream while the ``with`` block runs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A Hugging Face causal LM (or any model :func:`~workbench.encoders.hooks.find_blocks` understands).
+    directions : Directions, DirectionSet, dict of layer -> vector, or a vector of shape (hidden_size,)
+        A fitted :class:`~workbench.geometry.directions.Directions` needs
+        ``label=`` (unless it has a single label); its vector for each layer is
+        used at that layer.
+    layers : int or list of int, optional
+        hidden_states indices to steer (layer k = output of block k-1).
+        Default: every layer the directions have (required for a bare vector).
+    alpha : float, default 1.0
+        Strength. With ``scale="rms"`` it is relative to each position's
+        hidden-state RMS (the paper used 8 on layers 11-20 of Llama-3.2-3B).
+        ``alpha=0`` leaves the model's outputs exactly as they are.
+    scale : {"rms", "raw"}, default "rms"
+        Add ``alpha * v * rms(h)`` or ``alpha * v``.
+    positions : "all", "last", int, slice or list of int, default "all"
+        Which tokens to steer (see the module notes about the KV cache).
+    label : str, optional
+
+    Notes
+    -----
+    Directions fitted on a stack from :func:`workbench.encode` match these
+    sites except at the last layer, which Hugging Face reports after the
+    model's final norm; :func:`extract_directions` reads exactly the sites
+    steered here.
+
+    Yields
+    ------
+    Steering
+        A record of what is applied.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from transformers import GPT2Config, GPT2LMHeadModel
+    >>> model = GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=2, n_head=2, vocab_size=50, bos_token_id=0, eos_token_id=0)).eval()
+    >>> v = torch.nn.functional.normalize(torch.randn(16), dim=0)
+    >>> with steer(model, v, layers=[1], alpha=4.0):
+    ...     steered = model(torch.tensor([[1, 2, 3]])).logits
+    >>> plain = model(torch.tensor([[1, 2, 3]])).logits
+    >>> bool((steered - plain).abs().max() > 0), len(model.transformer.h[0]._forward_hooks)
+    (True, 0)
+    """
+    if scale not in ("rms", "raw"):
+        raise ValueError(f"scale must be 'rms' or 'raw'; got {scale!r}")
+    alpha = float(alpha)
+    plan = _check_plan(model, _plan(directions, layers, label))
+
+    def make_edit(layer, vector, _center, mask):
+        cache: dict = {}
+
+        def edit(hidden: torch.Tensor) -> torch.Tensor:
+            _runtime_width(hidden, vector, layer)
+            key = (hidden.device, hidden.dtype)
+            if key not in cache:
+                cache[key] = (alpha * vector).to(device=hidden.device, dtype=hidden.dtype)
+            delta = cache[key]
+            if scale == "rms":
+                delta = delta * hidden.float().pow(2).mean(dim=-1, keepdim=True).sqrt().to(hidden.dtype)
+            where = mask(hidden.shape[-2], hidden.device)
+            if where is not None:
+                delta = delta * where[:, None].to(hidden.dtype)
+            return hidden + delta
+
+        return edit
+
+    with _hooked(model, plan, positions, make_edit):
+        yield Steering("steer", tuple(plan), alpha, scale, positions)
+
+
+@contextmanager
+def ablate(
+    model: nn.Module,
+    directions: DirectionsLike,
+    *,
+    layers: int | Sequence[int] | None = None,
+    positions: Positions = "all",
+    label: str | None = None,
+) -> Iterator[Steering]:
+    """Remove a direction from the residual stream while the ``with`` block runs.
+
+    ``h - ((h - c) . v) v`` with ``v`` the unit direction; ``c`` is the fitted
+    center for a ``Directions`` / ``DirectionSet`` (so the model's score on the
+    direction becomes exactly 0, the baseline level, as
+    :meth:`Directions.ablate` does on a space) and the origin for bare
+    vectors. Parameters are those of :func:`steer`.
+    """
+    plan = _check_plan(model, _plan(directions, layers, label))
+
+    def make_edit(layer, vector, center, mask):
+        unit = vector / vector.norm().clamp_min(torch.finfo(vector.dtype).tiny)
+
+        def edit(hidden: torch.Tensor) -> torch.Tensor:
+            _runtime_width(hidden, vector, layer)
+            d = unit.to(device=hidden.device, dtype=hidden.dtype)
+            offset = hidden if center is None else hidden - center.to(device=hidden.device, dtype=hidden.dtype)
+            delta = (offset @ d)[..., None] * d
+            where = mask(hidden.shape[-2], hidden.device)
+            if where is not None:
+                delta = delta * where[:, None].to(hidden.dtype)
+            return hidden - delta
+
+        return edit
+
+    with _hooked(model, plan, positions, make_edit):
+        yield Steering("ablate", tuple(plan), None, None, positions)
+
+
+# ----------------------------------------------------------------------------
+# reading the hidden states at the sites steering writes to
+# ----------------------------------------------------------------------------
+
+
+def _tokenize(tokenizer, texts: list[str], max_length: int | None) -> dict[str, torch.Tensor]:
+    """Tokenise and pad by hand: works for tokenizers without a pad token, on either padding side."""
+    encoded = tokenizer(texts, truncation=max_length is not None, max_length=max_length, add_special_tokens=True)
+    ids = encoded["input_ids"]
+    if any(len(row) == 0 for row in ids):
+        raise ValueError("a text was tokenised to zero tokens; drop empty texts first")
+    longest = max(len(row) for row in ids)
+    pad_id = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    input_ids = torch.full((len(ids), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), longest), dtype=torch.long)
+    for i, row in enumerate(ids):
+        span = slice(longest - len(row), longest) if left else slice(0, len(row))
+        input_ids[i, span] = torch.as_tensor(row)
+        mask[i, span] = 1
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
+def _pool(hidden: torch.Tensor, mask: torch.Tensor, position: str) -> torch.Tensor:
+    if position == "last":
+        last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    weights = mask.to(hidden.dtype)[..., None]
+    return (hidden * weights).sum(1) / weights.sum(1)
+
+
+def block_outputs(
+    model: nn.Module,
+    tokenizer,
+    texts: Sequence[str] | pd.DataFrame,
+    *,
+    layers: Sequence[int] | None = None,
+    position: str = "last",
+    text: str = "text",
+    batch_size: int = 16,
+    max_length: int | None = 512,
+    progress: bool = True,
+) -> LayerStack:
+    """Hidden states at the sites :func:`steer` writes to, one row per text.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A Hugging Face causal LM (or encoder).
+    tokenizer : a Hugging Face tokenizer
+        Either padding side works; no pad token is needed.
+    texts : list of str, or DataFrame with a ``text`` column
+        A DataFrame becomes the stack's meta.
+    layers : list of int, optional
+        hidden_states indices (default: 0..n_blocks). Layer k is the output
+        of block k-1 (the last one before the final norm); layer 0 the input
+        of block 0.
+    position : {"last", "mean"}, default "last"
+        The last real token (where steering's ``positions="last"`` acts, and
+        repeng's reading position) or the mean over real tokens.
+    text : str, default "text"
+        The column with the texts when ``texts`` is a DataFrame.
+    batch_size : int, default 16
+    max_length : int or None, default 512
+        Longer texts are truncated.
+    progress : bool, default True
+
+    Returns
+    -------
+    LayerStack
+        One LatentSpace of shape (n_texts, hidden_size) per layer, float32 on
+        the CPU; provenance names the model, layer, block, site and position.
+    """
+    from tqdm.auto import tqdm
+
+    if position not in ("last", "mean"):
+        raise ValueError(f"position must be 'last' or 'mean'; got {position!r}")
+    if isinstance(texts, pd.DataFrame):
+        if text not in texts.columns:
+            raise KeyError(f"no column {text!r} with the texts; columns are {list(texts.columns)}")
+        meta, items = texts.reset_index(drop=True), [str(t) for t in texts[text]]
+    else:
+        items = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+        meta = pd.DataFrame({"text": items})
+    if not items:
+        raise ValueError("no texts to encode")
+    n_blocks = len(find_blocks(model))
+    keys = list(range(n_blocks + 1)) if layers is None else [k + n_blocks + 1 if k < 0 else k for k in layers]
+    for key in keys:
+        block_for_layer(model, key)
+    device = next(model.parameters()).device
+    accepted = inspect.signature(model.forward).parameters
+    takes_positions = "position_ids" in accepted
+    extra = {"use_cache": False} if "use_cache" in accepted else {}
+    if "logits_to_keep" in accepted:  # the LM head over every position is wasted work here
+        extra["logits_to_keep"] = 1
+    collected: dict[int, list[torch.Tensor]] = {k: [] for k in keys}
+    current: dict[int, torch.Tensor] = {}
+
+    def capture(key):
+        def fn(hidden):
+            current[key] = hidden.detach()
+
+        return fn
+
+    with Hooks() as hooks, torch.no_grad():
+        for key in keys:
+            hooks.on_layer(model, key, capture(key))
+        starts = range(0, len(items), batch_size)
+        for start in tqdm(starts, desc="block outputs", disable=not progress):
+            batch = _tokenize(tokenizer, items[start : start + batch_size], max_length)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            if takes_positions:  # left padding must not shift the real tokens' positions
+                batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp_min(0)
+            current.clear()
+            model(**batch, **extra)
+            for key in keys:
+                collected[key].append(_pool(current[key].float(), batch["attention_mask"], position).cpu())
+    name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
+    spaces = {
+        key: LatentSpace(
+            torch.cat(collected[key]), meta, name=f"layer {key}",
+            provenance={
+                "model": name, "layer": key, "block": key - 1 if key > 0 else 0,
+                "site": "block_output" if key > 0 else "block_input", "position": position,
+            },
+        )
+        for key in keys
+    }
+    return LayerStack(spaces, name=name, provenance={"model": name, "position": position})
+
+
+def extract_directions(
+    model: nn.Module,
+    tokenizer,
+    data: pd.DataFrame,
+    *,
+    layers: Sequence[int] | None = None,
+    position: str = "last",
+    text: str = "text",
+    batch_size: int = 16,
+    progress: bool = True,
+    **params: Any,
+) -> Directions:
+    """Fit :class:`~workbench.geometry.directions.Directions` on this model's own hidden states.
+
+    Reads :func:`block_outputs` of the texts in ``data`` (a DataFrame with a
+    text column and a label column, e.g. ``workbench.load_emotion_sentences()``)
+    and fits directions at every layer, so that :func:`steer` adds each vector
+    at the very site it was read from. ``params`` go to ``Directions``
+    (``method=``, ``by=``, ``baseline=``...).
+
+    Examples
+    --------
+    >>> d = extract_directions(model, tokenizer, frame, layers=[2, 3], method="diffmean")  # doctest: +SKIP
+    >>> with steer(model, d, label="joy", alpha=4.0): ...                                 # doctest: +SKIP
+    """
+    stack = block_outputs(
+        model, tokenizer, data, layers=layers, position=position, text=text, batch_size=batch_size, progress=progress
+    )
+    return Directions(progress=progress, **params).fit(stack)
