@@ -32,6 +32,12 @@ _EXPORTS: dict[str, str] = {
     "resolve_device": "workbench.device",
     "resolve_dtype": "workbench.device",
     "chunk_rows": "workbench.device",
+    # intrinsic dimension
+    "TwoNN": "workbench.geometry.twonn",
+    "MLE": "workbench.geometry.mle",
+    "LocalIntrinsicDimension": "workbench.geometry.intrinsic",
+    "lid_profile": "workbench.geometry.lid_profile",
+    "token_lid": "workbench.geometry.lid_profile",
     # optional dependencies
     "require": "workbench.extras",
     # label sets
