@@ -30,6 +30,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -47,6 +48,24 @@ def bare_loop(model, tokenizer, texts: list[str], batch_size: int, max_length: i
             model(**batch, output_hidden_states=True)
 
 
+def check_agreement(model, tokenizer, encoder, frame, batch_size: int, max_length: int, device: torch.device) -> float:
+    """Largest difference between the bare loop's mean-pooled hidden states and workbench's, over all layers."""
+    texts = frame["text"].tolist()
+    pooled = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(
+                texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length,
+                return_tensors="pt",
+            ).to(device)
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            hidden = model(**batch, output_hidden_states=True).hidden_states
+            pooled.append(torch.stack([(h * mask).sum(1) / mask.sum(1) for h in hidden]).cpu())
+    bare = torch.cat(pooled, dim=1)
+    ours = encoder.encode(frame, batch_size=batch_size, cache=False, progress=False).tensor()
+    return float((bare - ours).abs().max())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -54,7 +73,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch threads (default: as they are)")
     parser.add_argument("--csv", help="another corpus (a CSV with id and text columns) instead of the built-in one")
-    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--json", default=str(Path(__file__).with_suffix(".json")), help="where to write the numbers")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,6 +100,9 @@ def main() -> None:
         "workbench, no bucketing": lambda: ours(False),
         "workbench, bucketing": lambda: ours(True),
     }
+    difference = check_agreement(model, tokenizer, encoder, frame, args.batch_size, max_length, device)
+    if difference > 1e-4:
+        raise SystemExit(f"workbench and the bare loop disagree: largest difference {difference:.2e}")
     for run in runs.values():  # warm-up: first-call allocations, lazy hooks
         run()
     clocks = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -100,6 +122,7 @@ def main() -> None:
         f"{len(texts)} sentences, {wb.encoders.DEFAULT_TEXT_MODEL_ID}, all 7 hidden states, batch size "
         f"{args.batch_size}, device {device}, torch threads {torch.get_num_threads()}, {args.rounds} rounds"
     )
+    print(f"same vectors as the bare loop with mean pooling: largest difference {difference:.1e}")
     results: dict = {}
     for clock in clocks:
         print(f"\n{clock} time    {'best s':>8s} {'sent/s':>8s} {'vs bare':>8s} {'median s':>9s} {'sent/s':>8s} {'vs bare':>8s}")
@@ -116,8 +139,14 @@ def main() -> None:
                 f"{median:9.3f} {len(texts) / median:8.1f} {bare_median / median:7.2f}x"
             )
     if args.json:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         with open(args.json, "w") as handle:
-            json.dump({"n": len(texts), "batch_size": args.batch_size, "device": str(device), "results": results}, handle, indent=2)
+            json.dump(
+                {"n": len(texts), "batch_size": args.batch_size, "device": str(device), "threads": torch.get_num_threads(),
+                 "largest_difference": difference,
+                 "load_average_1min_at_end": load, "results": results},
+                handle, indent=2,
+            )
 
 
 if __name__ == "__main__":

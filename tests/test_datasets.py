@@ -92,3 +92,11 @@ def test_fingerprint_changes_with_content():
     assert fingerprint(frame) != fingerprint(frame.assign(text=["a", "c"]))
     audio = pd.DataFrame({"audio": [np.zeros(4, np.float32), np.ones(4, np.float32)]})
     assert fingerprint(audio) != fingerprint(audio.iloc[::-1].reset_index(drop=True))
+    # images hash by pixels, not by their repr (which holds a memory address)
+    from PIL import Image
+
+    def images():
+        return pd.DataFrame({"image": [Image.new("RGB", (4, 4), c) for c in ("red", "blue")]})
+
+    assert fingerprint(images()) == fingerprint(images())
+    assert fingerprint(images()) != fingerprint(images().iloc[::-1].reset_index(drop=True))

@@ -45,6 +45,10 @@ _EXPORTS: dict[str, str] = {
     # data
     "datasets": "workbench.datasets",
     "load_emotion_sentences": "workbench.datasets",
+    "load_speech": "workbench.datasets",
+    "make_speech": "workbench.datasets",
+    "make_faces": "workbench.datasets",
+    "load_parallel": "workbench.datasets",
     # emotion directions, probes and steering
     "Directions": "workbench.geometry.directions",
     "DirectionSet": "workbench.geometry.directions",
@@ -60,6 +64,16 @@ _EXPORTS: dict[str, str] = {
     "TextEncoder": "workbench.encoders",
     "SpeechEncoder": "workbench.encoders",
     "VisionEncoder": "workbench.encoders",
+    # classical baselines as encoders
+    "encode_acoustic": "workbench.encoders.acoustic",
+    "acoustic_features": "workbench.encoders.acoustic",
+    "encode_image_features": "workbench.encoders.image_features",
+    # one view across modalities
+    "shared_view": "workbench.geometry.shared",
+    "SharedView": "workbench.geometry.shared",
+    "center_by": "workbench.geometry.shared",
+    "cross_modal_retrieval": "workbench.geometry.shared",
+    "emotion_agreement": "workbench.geometry.shared",
     # relative representations and space comparison
     "select_anchors": "workbench.geometry.anchors",
     "RelativeProjection": "workbench.geometry.relative",
@@ -68,6 +82,13 @@ _EXPORTS: dict[str, str] = {
     "linear_cka": "workbench.geometry.compare",
     "Procrustes": "workbench.geometry.align",
     "stitch": "workbench.geometry.stitching",
+    # 2-D / 3-D views and how far to trust them
+    "project": "workbench.geometry.views",
+    "trustworthiness": "workbench.geometry.views",
+    "neighbour_preservation": "workbench.geometry.views",
+    # widgets
+    "Explorer": "workbench.widgets",
+    "link": "workbench.widgets",
     # notebooks -> offline HTML; LID while fine-tuning
     "report": "workbench.report",
     "LIDCallback": "workbench.training",

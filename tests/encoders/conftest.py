@@ -10,6 +10,12 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """No encoder test reads or writes the user's cache, even one that forgets cache_dir."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "workbench-cache"))
+
+
 @pytest.fixture
 def cache_dir(tmp_path) -> Path:
     return tmp_path / "encode-cache"

@@ -75,7 +75,6 @@ def test_frames_rows_and_times(tiny_models, rng):
     torch.testing.assert_close(stack.tensor()[:, list(first.index)], expected, atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.slow
 def test_whisper_mean_over_the_real_frames_of_the_30s_window(extra_models, rng):
     folder = extra_models("whisper")
     clips = _clips(rng, lengths=(16000, 4000))

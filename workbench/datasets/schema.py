@@ -99,22 +99,26 @@ def check_frame(
     return frame
 
 
+def _is_media(value: object) -> bool:
+    return isinstance(value, np.ndarray) or hasattr(value, "tobytes")
+
+
 def _column_digest(values: pd.Series) -> bytes:
-    try:
-        hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        return hashed.tobytes()
-    except TypeError:
-        # arrays (raw audio), images: hash their bytes one by one
-        digest = hashlib.sha256()
-        for value in values:
-            if isinstance(value, np.ndarray):
-                digest.update(str(value.dtype).encode() + str(value.shape).encode())
-                digest.update(np.ascontiguousarray(value).tobytes())
-            elif hasattr(value, "tobytes"):
-                digest.update(value.tobytes())
-            else:
-                digest.update(repr(value).encode())
-        return digest.digest()
+    # Raw audio arrays and PIL images are hashed by content: pandas would hash
+    # their repr, which holds a memory address and changes from run to run.
+    if values.dtype != object or not any(_is_media(v) for v in values):
+        return pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes()
+    digest = hashlib.sha256()
+    for value in values:
+        if isinstance(value, np.ndarray):
+            digest.update(str(value.dtype).encode() + str(value.shape).encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        elif hasattr(value, "tobytes"):  # PIL images
+            digest.update(f"{getattr(value, 'mode', '')}{getattr(value, 'size', '')}".encode())
+            digest.update(value.tobytes())
+        else:
+            digest.update(repr(value).encode())
+    return digest.digest()
 
 
 def fingerprint(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> str:

@@ -17,6 +17,7 @@ from workbench.encoders.encoder import (
     _check_layers_spec,
     attach_meta,
     cache_parts,
+    data_hash,
     encoder_options,
 )
 from workbench.encoders.loading import (
@@ -182,7 +183,8 @@ def encode(
         else:
             identity, compute_dtype = ref.identity, resolve_dtype(dtype)
         given = load_processor(ref, modality, processor) if processor is not None else None
-        parts = cache_parts(ref.name, identity, given, modality, full_options, compute_dtype, frame, column, layers, pooling)
+        dataset = data_hash(frame, column, modality)
+        parts = cache_parts(ref.name, identity, given, modality, full_options, compute_dtype, dataset, column, layers, pooling)
         hit = EncodeCache(cache_dir).load(cache_key(parts))
         if hit is not None:
             return attach_meta(hit, frame)

@@ -336,10 +336,11 @@ class Encoder:
         layers = _check_layers_spec(layers)
         # a model passed loaded may have been trained since the last call: fingerprint it each time
         identity = self.ref.identity or {"weights_hash": parameter_fingerprint(self.model)}
+        dataset = data_hash(frame, column, self.modality)
         if cache:
             parts = cache_parts(
                 self.ref.name, identity, self.processor if self._processor_given else None, self.modality,
-                self.options, self.dtype, frame, column, layers, pooling,
+                self.options, self.dtype, dataset, column, layers, pooling,
             )
             store, key = EncodeCache(cache_dir), cache_key(parts)
             hit = store.load(key)
@@ -347,7 +348,7 @@ class Encoder:
                 return attach_meta(hit, frame)
         stack = self._compute(
             frame, column, layers, pooling, batch_size or self.default_batch_size, sort_by_length, progress,
-            output_device, output_dtype, identity,
+            output_device, output_dtype, {"model": self.ref.name, **identity, "dataset": dataset},
         )
         if cache:
             store.store(key, stack, parts)
@@ -377,13 +378,13 @@ class Encoder:
 
     def _compute(
         self, frame: pd.DataFrame, column: str, layers: Layers, pooling: str, batch_size: int,
-        sort_by_length: bool, progress: bool, output_device: Any, output_dtype: torch.dtype, identity: dict,
+        sort_by_length: bool, progress: bool, output_device: Any, output_dtype: torch.dtype, source: dict,
     ) -> LayerStack:
         from tqdm.auto import tqdm
 
         prepared = self._prepare(frame, column, pooling)
         failed = dict(prepared.failed)
-        valid = np.array([i for i in range(len(frame)) if i not in failed], dtype=np.int64)
+        valid = np.flatnonzero(~np.isin(np.arange(len(frame)), list(failed)))
         if valid.size == 0:
             raise ValueError(f"no row could be read; e.g. {_failure_examples(frame, failed)}")
         plan = [valid[b] for b in plan_batches(prepared.lengths[valid], batch_size, sort=sort_by_length)]
@@ -398,7 +399,7 @@ class Encoder:
         with torch.inference_mode(), _eval_mode(self.model), bar:
             for positions, batch in zip(plan, batches):
                 failed.update(batch.failed)
-                if batch.rows.size or batch.inputs:
+                if batch.inputs:  # empty when every sample of the batch failed to load
                     output = self._forward(batch.inputs, select)
                     hidden = output.hidden_states
                     if hidden is None:
@@ -412,19 +413,23 @@ class Encoder:
                         select = True  # this model ignores the selection: take them all
                         hidden = self._forward(batch.inputs, select).hidden_states
                     buffers.write(batch.rows, self._pool(hidden, keys, batch, pooling, per_step))
+                    del output, hidden  # free this batch's activations before the next forward allocates
                 bar.update(len(positions))
+        if keys is None:
+            raise ValueError(f"no row could be read; e.g. {_failure_examples(frame, failed)}")
         if failed:
             warn(
                 f"{len(failed)} row(s) could not be read and were skipped (see provenance['skipped']): "
                 f"{'; '.join(list(failed.values())[:3])}"
             )
-        vectors = buffers.result(~np.isin(prepared.row_sample, list(failed)) if failed else None)
-        rows = prepared.rows if not failed else prepared.rows[~np.isin(prepared.row_sample, list(failed))]
+        kept = ~np.isin(prepared.row_sample, list(failed)) if failed else None
+        vectors = buffers.result(kept)
+        rows = (prepared.rows if kept is None else prepared.rows[kept]).reset_index(drop=True)
         _check_finite(vectors, keys, rows, self.dtype)
-        provenance = self._provenance(frame, column, pooling, identity, failed, final_layer, prepared.notes)
+        provenance = self._provenance(frame, column, pooling, source, failed, final_layer, prepared.notes)
         name = _short_name(self.ref.name)
         spaces = {
-            key: LatentSpace(v, rows.reset_index(drop=True), name=f"{name} layer {key}", provenance={**provenance, "layer": key})
+            key: LatentSpace(v, rows, name=f"{name} layer {key}", provenance={**provenance, "layer": key})
             for key, v in zip(keys, vectors)
         }
         return LayerStack(spaces, name=name, provenance=provenance)
@@ -450,19 +455,17 @@ class Encoder:
         return [pool(hidden[k], pooling, mask=mask, lengths=lengths) for k in keys]
 
     def _provenance(
-        self, frame: pd.DataFrame, column: str, pooling: str, identity: dict, failed: dict,
+        self, frame: pd.DataFrame, column: str, pooling: str, source: dict, failed: dict,
         final_layer: str | None, notes: dict,
     ) -> dict:
         provenance = {
-            "model": self.ref.name,
-            **identity,
+            **source,
             "architecture": type(self.model).__name__,
             "modality": self.modality,
             "column": column,
             "layer_meaning": LAYER_MEANING,
             "final_layer": final_layer,
             "pooling": pooling,
-            "dataset": data_hash(frame, column, self.modality),
             "dtype": str(self.dtype).replace("torch.", ""),
             **self._describe(),
             **{k: v for k, v in self.options.items() if v not in (None, False)},
@@ -516,7 +519,7 @@ def data_hash(frame: pd.DataFrame, column: str, modality: str) -> str:
 
 def cache_parts(
     name: str, identity: Mapping[str, Any], processor: Any, modality: str, options: Mapping[str, Any],
-    dtype: torch.dtype, frame: pd.DataFrame, column: str, layers: Layers, pooling: str,
+    dtype: torch.dtype, dataset: str, column: str, layers: Layers, pooling: str,
 ) -> dict:
     """Everything that decides an encoding's vectors, as the cache key's source."""
     return {
@@ -529,7 +532,7 @@ def cache_parts(
         "pooling": pooling,
         "dtype": str(dtype).replace("torch.", ""),
         "options": dict(options),
-        "data": data_hash(frame, column, modality),
+        "data": dataset,
     }
 
 

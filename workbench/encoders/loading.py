@@ -138,7 +138,8 @@ def _hub_offline() -> bool:
 
 
 def _hub_error(name: str, exc: Exception) -> OSError:
-    looks_like_path = name.startswith((".", "/", "~")) or os.sep + os.sep in name or name.endswith(os.sep)
+    # hub ids are "name" or "owner/name"; anything else was meant as a folder
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
     if looks_like_path:
         return FileNotFoundError(f"no model folder at {name!r}")
     if _hub_offline():
@@ -241,7 +242,8 @@ def parameter_fingerprint(model: torch.nn.Module) -> str:
     """A fingerprint of a loaded model's weights: per tensor, name, shape, dtype, sum and sum of squares.
 
     Not a cryptographic hash: it is computed where the parameters live (one
-    pass, no copy to the host) and changes with any training step.
+    pass, no copy to the host, float64 in chunks of 16M values so a large
+    embedding never doubles in memory) and changes with any training step.
     """
     tensors = list(model.state_dict().items())
     digest = hashlib.blake2b(digest_size=16)
@@ -249,9 +251,15 @@ def parameter_fingerprint(model: torch.nn.Module) -> str:
     if not tensors:
         return digest.hexdigest()
     with torch.inference_mode():
-        # one tensor at a time in float64 where it lives, then a single transfer
-        stats = torch.stack([torch.stack([t.double().sum(), t.double().square().sum()]).cpu() for _, t in tensors])
-    for (name, tensor), (total, squares) in zip(tensors, stats.tolist()):
+        stats = []
+        for _, tensor in tensors:
+            total = squares = torch.zeros((), dtype=torch.float64, device=tensor.device)
+            for chunk in tensor.detach().reshape(-1).split(2**24):
+                chunk = chunk.double()
+                total, squares = total + chunk.sum(), squares + chunk.square().sum()
+            stats.append(torch.stack([total, squares]))
+        values = torch.stack(stats).cpu()  # one transfer
+    for (name, tensor), (total, squares) in zip(tensors, values.tolist()):
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}:{total!r}:{squares!r};".encode())
     return digest.hexdigest()
 

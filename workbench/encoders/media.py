@@ -86,6 +86,8 @@ def _audio_file(value: Any) -> Any:
     """Path or file-like object for a cell that refers to a file, else None."""
     path = _path_of(value)
     if path is not None:
+        if not os.path.isfile(path):
+            raise FileNotFoundError("no such file")
         return path
     if isinstance(value, dict) and value.get("array") is None and value.get("bytes") is not None:
         return io.BytesIO(value["bytes"])
@@ -129,6 +131,8 @@ def audio_length(value: Any, target_rate: int, *, default_rate: int | None = Non
             array, rate = _array_and_rate(value, default_rate)
             rate = _need_rate(rate)
             frames = array.shape[-1] if array.ndim == 2 and array.shape[0] <= array.shape[1] else array.shape[0]
+    except FileNotFoundError as exc:
+        raise _fail(row, value, "audio", exc) from None
     except Exception as exc:  # soundfile raises its own error types; all mean "unreadable"
         if _audio_file(value) is not None and _librosa() is not None:
             # a format only librosa reads: decoding is the only way to learn its length

@@ -1,0 +1,83 @@
+"""The side panel: text, image thumbnails, audio players, and missing media."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.widgets.plotly_events import browser_event
+from workbench import LatentSpace
+from workbench.widgets import Explorer
+from workbench.widgets.panel import RowPanel
+
+
+@pytest.fixture
+def media(tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "face.png"
+    Image.fromarray(np.full((400, 300, 3), 200, np.uint8)).save(picture)
+    sound = tmp_path / "hello.wav"
+    with wave.open(str(sound), "wb") as file:
+        file.setnchannels(1), file.setsampwidth(2), file.setframerate(8000)
+        file.writeframes(np.zeros(800, "<i2").tobytes())
+    return picture, sound, tmp_path
+
+
+def test_image_rows_show_a_thumbnail_or_say_missing(media):
+    picture, _, folder = media
+    meta = pd.DataFrame({"id": ["a", "b", "c"], "image": [str(picture), str(folder / "gone.png"), None]})
+    panel = RowPanel(meta, thumbnail=64)
+    panel.show(0)
+    assert bytes(panel.image.value).startswith(b"\x89PNG") and panel.image.layout.display is None
+    from PIL import Image
+
+    assert max(Image.open(io.BytesIO(bytes(panel.image.value))).size) == 64
+    panel.show(1)
+    assert f"missing: {folder / 'gone.png'}" in panel.body.value and panel.image.layout.display == "none"
+    panel.show(2)  # no image at all: nothing to say
+    assert "missing" not in panel.body.value and panel.image.layout.display == "none"
+
+
+def test_audio_rows_get_a_player_from_paths_arrays_and_dicts(media):
+    _, sound, folder = media
+    tone = np.sin(np.linspace(0, 200, 4000))
+    meta = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "audio": [str(sound), tone, {"array": tone, "sampling_rate": 22050}, str(folder / "gone.wav")],
+            "sampling_rate": [None, 8000, None, None],
+        }
+    )
+    panel = RowPanel(meta)
+    panel.show(0)
+    assert bytes(panel.audio.value) == sound.read_bytes() and panel.audio.autoplay
+    panel.show(1)
+    with wave.open(io.BytesIO(bytes(panel.audio.value))) as file:
+        assert file.getframerate() == 8000 and file.getnframes() == 4000
+    panel.show(2)
+    with wave.open(io.BytesIO(bytes(panel.audio.value))) as file:
+        assert file.getframerate() == 22050
+    panel.show(3)
+    assert "audio missing:" in panel.body.value and panel.audio.layout.display == "none"
+
+
+def test_hovering_an_explorer_point_shows_its_media(media):
+    picture, _, folder = media
+    meta = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(12)],
+            "image": [str(picture)] * 11 + [str(folder / "lost.png")],
+            "label": ["x", "y"] * 6,
+        }
+    )
+    explorer = Explorer(LatentSpace(torch.randn(12, 4), meta), color="label")
+    browser_event(explorer.figure, "hover", trace=0, points=[3])
+    assert bytes(explorer.panel.image.value).startswith(b"\x89PNG")
+    browser_event(explorer.figure, "hover", trace=0, points=[11])  # a broken path: said, not raised
+    assert "missing:" in explorer.panel.body.value and "lost.png" in explorer.panel.body.value

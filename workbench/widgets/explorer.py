@@ -1,0 +1,628 @@
+"""The Explorer: an interactive, honest 2-D/3-D map of a latent space.
+
+``Explorer(space_or_stack, color="emotion")`` shows a WebGL scatter of the
+rows (PCA, UMAP or t-SNE) with controls around it: a layer slider for a
+LayerStack, the projection, the colour (any meta column, a per-point score,
+Parrott tiers, the map's own neighbour preservation) with a searchable
+legend, and a side panel with the hovered or clicked row's text, image and
+audio. Lasso or box selections come back to Python as a DataFrame
+(:attr:`Explorer.selection`) and can be set from Python
+(:meth:`Explorer.select`); unselected points stay visible, dimmed.
+
+Every map carries its trustworthiness, and can be coloured by
+``"preservation"`` to show *where* it misplaces neighbours.
+
+:meth:`Explorer.grid` shows several layers side by side in one figure,
+Procrustes-aligned so a point stays put from pane to pane;
+:func:`workbench.widgets.linking.link` shares selection and hover between
+explorers of other layers, models or modalities.
+
+What travels to the browser is kept small and binary (see
+:mod:`workbench.widgets.transport`): coordinates as float32 arrays, colours as
+int32 codes or float32 values with a colorscale; changing the colour does
+not resend coordinates, changing the layer resends only coordinates (and
+colours that depend on the layer).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from importlib import resources
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from workbench.geometry.views import METHODS, View, align_to, neighbour_preservation, project
+from workbench.space import LatentSpace, LayerStack
+from workbench.widgets.colors import ColorEncoding, encode_colors
+from workbench.widgets.figure import MapFigure, hover_texts
+from workbench.widgets.options import ColorOptions
+from workbench.widgets.panel import RowPanel
+from workbench.widgets.selection import SelectionMixin
+
+__all__ = ["Explorer"]
+
+_METHOD_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+
+
+def _stylesheet() -> widgets.HTML:
+    css = resources.files("workbench.widgets").joinpath("static/explorer.css").read_text(encoding="utf-8")
+    return widgets.HTML(f"<style>{css}</style>", layout=widgets.Layout(display="none"))
+
+
+def _as_layers(data: Any) -> tuple[dict[Any, LatentSpace], pd.DataFrame, str]:
+    """``(layer key -> space, shared meta, name)`` of a space, a stack or a mapping of spaces."""
+    if isinstance(data, LatentSpace):
+        return {data.name: data}, data.meta, data.name
+    if isinstance(data, Mapping):
+        if not data:
+            raise ValueError("there are no layers to explore: the mapping is empty")
+        data = LayerStack(data)
+    if isinstance(data, LayerStack):
+        if len(data) == 0:
+            raise ValueError("there are no layers to explore: the LayerStack is empty")
+        return dict(data.items()), data.meta, data.name
+    raise TypeError(f"Explorer needs a LatentSpace, a LayerStack or a mapping of spaces; got {type(data).__name__}")
+
+
+def _recorded_anchors(layers: dict[Any, LatentSpace]) -> Any:
+    """Anchor ids a RelativeProjection wrote into the first layer's provenance, or None."""
+    record = next(iter(layers.values())).provenance.get("relative")
+    return record.get("anchors") if isinstance(record, Mapping) else None
+
+
+def _relative_layers(layers: dict[Any, LatentSpace], projection: Any, anchors: Any) -> tuple[dict, np.ndarray]:
+    """Every layer projected onto the same anchor ids, and those ids."""
+    from sklearn.base import clone
+
+    if not hasattr(projection, "set_params") or not hasattr(projection, "transform"):
+        raise TypeError(f"relative= takes a RelativeProjection; got {type(projection).__name__}")
+    if anchors is not None:
+        raise ValueError("give anchors through the RelativeProjection (its anchors=), not both")
+    first = next(iter(layers.values()))
+    ids = getattr(projection, "anchor_ids_", None)
+    if ids is None:
+        ids = clone(projection).fit(first).anchor_ids_
+    ids = list(ids)
+    projected = {key: clone(projection).set_params(anchors=ids).fit(space).transform(space) for key, space in layers.items()}
+    return projected, np.asarray(ids)
+
+
+def _same_colors(a: ColorEncoding, b: ColorEncoding) -> bool:
+    return (
+        a is b
+        or a.kind == b.kind
+        and a.categories == b.categories
+        and (a.vmin, a.vmax) == (b.vmin, b.vmax)
+        and np.array_equal(a.values, b.values, equal_nan=True)
+    )
+
+
+def _layer_key(layers: Sequence, key: Any) -> Any:
+    if isinstance(key, np.integer):
+        key = int(key)
+    if key in layers:
+        return key
+    if isinstance(key, int) and -len(layers) <= key < 0:
+        return layers[key]
+    raise KeyError(f"no layer {key!r}; layers are {list(layers)}")
+
+
+class Explorer(SelectionMixin, widgets.VBox):
+    """An interactive map of a LatentSpace or of every layer of a LayerStack.
+
+    Parameters
+    ----------
+    data : LatentSpace, LayerStack, or mapping of name -> LatentSpace
+        The spaces share their rows (same ``id`` in the same order).
+    color : str, array-like, callable, or None
+        What to colour by first: a meta column (categorical or numeric),
+        ``"preservation"``, a Parrott roll-up option, an array/Series with one
+        value per row, or a callable ``space -> array`` (evaluated per layer).
+    hover : str or None
+        Meta column shown on hover (escaped, wrapped); None shows the ids.
+    colors : mapping of name -> option, optional
+        More entries for the colour dropdown (arrays, Series, callables).
+    method : {"pca", "umap", "tsne"}
+    layer : layer key or int
+        Layer shown first (negative counts from the end).
+    dims : {2, 3}
+    seed : int
+        Seed of UMAP / t-SNE (and of the trustworthiness sample).
+    metric : {"euclidean", "cosine"}
+        High-dimensional distance for UMAP, t-SNE and the quality scores.
+    k : int
+        Neighbours for trustworthiness and preservation.
+    sample : int
+        With more rows than this, trustworthiness is estimated on this many
+        random query points (its cost grows with ``sample × n``).
+    anchors : ids or boolean mask, optional
+        Rows drawn as anchors (diamonds). By default the anchors recorded in
+        the spaces' provenance by :class:`~workbench.geometry.relative.RelativeProjection`,
+        if any.
+    relative : RelativeProjection, optional
+        Show every layer re-expressed relative to the same anchors (fitted on
+        each layer with the anchor ids chosen on the first), anchors drawn.
+    directions : Directions, optional
+        Fitted emotion directions: adds ``"direction: <label>"`` colour
+        options, each row's intensity along that label's direction in the
+        layer shown (0 = baseline level, 1 = typical row of the label).
+    params : mapping of method -> dict, optional
+        Projection parameters, e.g. ``{"umap": {"n_neighbors": 30}}``.
+    align : bool
+        Procrustes-align every layer's map onto the first layer shown (and
+        grid panes onto their left neighbour), so points do not jump.
+    panes : list of layer keys, optional
+        Show these layers side by side instead of one with a slider (see
+        :meth:`grid`).
+    cols : int
+        Panes per row in a grid.
+    height : int, optional
+        Figure height in pixels.
+    point_size : float, optional
+    autoplay : bool
+        Play a row's audio as soon as it is shown in the panel.
+
+    Examples
+    --------
+    >>> import torch, pandas as pd
+    >>> from workbench import LatentSpace
+    >>> meta = pd.DataFrame({"id": range(60), "emotion": ["joy", "fear", "anger"] * 20})
+    >>> explorer = Explorer(LatentSpace(torch.randn(60, 8), meta), color="emotion", hover=None)
+    >>> explorer.select([0, 1, 2])
+    >>> explorer.selection["emotion"].tolist()
+    ['joy', 'fear', 'anger']
+    """
+
+    def __init__(
+        self,
+        data: LatentSpace | LayerStack | Mapping[Any, LatentSpace],
+        color: Any = None,
+        hover: str | None = "text",
+        *,
+        colors: Mapping[str, Any] | None = None,
+        method: str = "pca",
+        layer: Any = -1,
+        dims: int = 2,
+        seed: int = 0,
+        metric: str = "euclidean",
+        k: int = 10,
+        sample: int = 1000,
+        anchors: Any = None,
+        relative: Any = None,
+        directions: Any = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        align: bool = True,
+        panes: Sequence[Any] | None = None,
+        cols: int = 3,
+        height: int | None = None,
+        point_size: float | None = None,
+        autoplay: bool = True,
+    ) -> None:
+        self._layers, self.meta, self.name = _as_layers(data)
+        keys = list(self._layers)
+        recorded = anchors is None and relative is None
+        if relative is not None:
+            self._layers, anchors = _relative_layers(self._layers, relative, anchors)
+        elif recorded:
+            anchors = _recorded_anchors(self._layers)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        if dims not in (2, 3):
+            raise ValueError(f"dims must be 2 or 3; got {dims!r}")
+        if panes is not None:
+            panes = [_layer_key(keys, key) for key in panes]
+            if not panes:
+                raise ValueError("a grid needs at least one layer; layers=[] was given")
+        self._grid = panes is not None
+        self._panes = list(panes) if self._grid else [_layer_key(keys, layer)]
+        # per projection, the layer every other layer's map is aligned onto:
+        # the first one shown with it (so switching method computes one map)
+        self._references: dict[str, Any] = {}
+        self._dims, self._seed, self._metric, self._k, self._align = dims, seed, metric, k, align
+        self._sample = sample
+        self._params = {m: dict(p) for m, p in (params or {}).items()}
+        self.options = ColorOptions(self.meta, colors)
+        if directions is not None:
+            self.options.add_directions(directions, single_space=isinstance(data, LatentSpace))
+        self._color = self.options.resolve(color)
+        self._init_selection()
+        self._encodings: dict[tuple, ColorEncoding] = {}
+        self._maps: dict[tuple, np.ndarray] = {}
+        self._highlight: set[str] | None = None
+        self._method = method
+        # recorded anchors may lie outside a subset of the rows: those are not drawn
+        missing = "ignore" if recorded else "raise"
+        self._anchors = None if anchors is None else self._positions(anchors, missing)
+        self._hover_column = self._check_hover(hover)
+
+        self.panel = RowPanel(self.meta, autoplay=autoplay)
+        self._shown = self._pane_encodings()
+        texts = hover_texts(self.meta[self._hover_column if self._hover_column else "id"])
+        self._figure = MapFigure(
+            [self._map(key) for key in self._panes],
+            self._titles(),
+            texts,
+            self._shown,
+            anchors=self._anchors,
+            on_points=self._on_points,
+            cols=cols,
+            height=height,
+            point_size=point_size,
+        )
+        self._build_controls(keys, self._shown[0])
+        super().__init__(self._layout_children())
+        self.add_class("wb-explorer")
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------
+
+    def _check_hover(self, hover: str | None) -> str | None:
+        if hover is None:
+            return None
+        if hover not in self.meta.columns:
+            if hover == "text":  # the default: data without text simply hover by id
+                return None
+            raise KeyError(f"no column {hover!r} to show on hover; columns are {list(self.meta.columns)}")
+        return hover
+
+    def _build_controls(self, keys: list, encoding: ColorEncoding) -> None:
+        self.controls = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+        self.layer_slider = widgets.SelectionSlider(
+            options=[(str(key), key) for key in keys],
+            value=self._panes[0],
+            description="layer",
+            continuous_update=False,
+            layout=widgets.Layout(width="320px", display="none" if self._grid or len(keys) < 2 else None),
+        )
+        self.method_menu = widgets.Dropdown(
+            options=[(_METHOD_LABELS[m], m) for m in METHODS],
+            value=self._method,
+            description="map",
+            layout=widgets.Layout(width="170px"),
+        )
+        self.color_menu = widgets.Dropdown(
+            options=self.options.names, value=self._color, description="colour", layout=widgets.Layout(width="280px")
+        )
+        self.legend_search = widgets.Text(
+            placeholder="search categories", continuous_update=True, layout=widgets.Layout(width="180px")
+        )
+        self.legend = widgets.HTML(encoding.legend_html())
+        self.status = widgets.HTML(self._status_html())
+        self.controls.children = [self.layer_slider, self.method_menu, self.color_menu, self.legend_search]
+        self.layer_slider.observe(self._on_layer_control, "value")
+        self.method_menu.observe(self._on_method_control, "value")
+        self.color_menu.observe(self._on_color_control, "value")
+        self.legend_search.observe(self._on_search, "value")
+        self._show_search(encoding)
+
+    def _layout_children(self) -> list:
+        side = widgets.VBox([self.legend, self.panel], layout=widgets.Layout(width="290px"))
+        main = widgets.HBox(
+            [widgets.Box([self.figure], layout=widgets.Layout(flex="1 1 auto", min_width="0")), side],
+            layout=widgets.Layout(width="100%"),
+        )
+        return [_stylesheet(), self.controls, main, self.status]
+
+    # ------------------------------------------------------------------
+    # public state
+    # ------------------------------------------------------------------
+
+    @property
+    def figure(self):
+        """The plotly FigureWidget."""
+        return self._figure.widget
+
+    @property
+    def layers(self) -> list:
+        """Layer keys of the data."""
+        return list(self._layers)
+
+    @property
+    def layer(self) -> Any:
+        """Layer shown (a single-map Explorer); settable."""
+        return self._panes[0]
+
+    @layer.setter
+    def layer(self, key: Any) -> None:
+        if self._grid:
+            raise AttributeError("a grid shows fixed layers; build another grid to show others")
+        self.layer_slider.value = _layer_key(self.layers, key)
+
+    @property
+    def method(self) -> str:
+        """Projection shown: "pca", "umap" or "tsne"; settable."""
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        if value not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {value!r}")
+        self.method_menu.value = value
+
+    @property
+    def color(self) -> str:
+        """Name of the colour option shown; settable to a name, column, array or callable."""
+        return self._color
+
+    @color.setter
+    def color(self, spec: Any) -> None:
+        self._show_color(self.options.resolve(spec))
+
+    def _show_color(self, name: str) -> None:
+        """Show a (possibly just registered or replaced) colour option."""
+        self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
+        self._refresh_color_menu()
+        if self.color_menu.value == name:  # no change event: recolour here
+            self._guarded(self._recolor, f"colouring by {name}")
+        else:
+            self.color_menu.value = name
+
+    @property
+    def space(self) -> LatentSpace:
+        """The space of the (first) layer shown."""
+        return self._layers[self._panes[0]]
+
+    @property
+    def view(self) -> View:
+        """The projection of the (first) pane, with its trustworthiness."""
+        return self._view(self._panes[0])
+
+    @property
+    def views(self) -> list[View]:
+        """The projection of every pane."""
+        return [self._view(key) for key in self._panes]
+
+    @property
+    def coords(self) -> np.ndarray:
+        """What the (first) pane draws: the aligned map, shape (n_samples, dims)."""
+        return self._figure.coords(0)
+
+    @property
+    def encoding(self) -> ColorEncoding:
+        """The colour encoding shown (on the first pane)."""
+        return self._shown[0]
+
+    # ------------------------------------------------------------------
+    # projections
+    # ------------------------------------------------------------------
+
+    def _view(self, key: Any) -> View:
+        return project(
+            self._layers[key],
+            self._method,
+            dims=self._dims,
+            seed=self._seed,
+            metric=self._metric,
+            k=self._k,
+            sample=self._sample,
+            name=f"layer {key}" if len(self._layers) > 1 else self.name,
+            **self._params.get(self._method, {}),
+        )
+
+    def _map(self, key: Any) -> np.ndarray:
+        """The drawn map of a layer: its view, aligned onto its reference."""
+        cache_key = (key, self._method)
+        if cache_key not in self._maps:
+            coords = self._view(key).coords
+            reference = self._reference_of(key)
+            if self._align and reference is not None:
+                coords = align_to(coords, self._map(reference))
+            self._maps[cache_key] = coords
+        return self._maps[cache_key]
+
+    def _reference_of(self, key: Any) -> Any:
+        if self._grid:
+            index = self._panes.index(key)
+            return self._panes[index - 1] if index else None
+        reference = self._references.setdefault(self._method, key)
+        return None if key == reference else reference
+
+    def _titles(self) -> list[str]:
+        if not self._grid:
+            return [""]
+        return [
+            f"layer {key} · T={view.trustworthiness:.2f}" if view.trustworthiness is not None else f"layer {key}"
+            for key, view in zip(self._panes, self.views)
+        ]
+
+    def _status_html(self, note: str = "") -> str:
+        if self._grid:
+            parts = [f"{_METHOD_LABELS[self._method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
+        else:
+            parts = [html.escape(self.view.describe())]
+        if self._selection is not None:
+            parts.append(f"{len(self._selection):,} selected")
+        return f'<div class="wb-status">{" · ".join(parts)}{note}</div>'
+
+    # ------------------------------------------------------------------
+    # colours
+    # ------------------------------------------------------------------
+
+    def _encoding(self, key: Any) -> ColorEncoding:
+        option = self.options[self._color]
+        cache_key = (
+            self._color,
+            key if option.depends else None,
+            self._method if option.depends == "map" else None,
+        )
+        if cache_key not in self._encodings:
+            values = self.options.values(self._color, self._layers[key], key, lambda: self._preservation(key))
+            self._encodings[cache_key] = encode_colors(values, self._color, kind=option.kind)
+        return self._encodings[cache_key]
+
+    def _pane_encodings(self) -> list[ColorEncoding]:
+        """The colours of every pane; numeric ones share one range, so one colour bar reads them all."""
+        encodings = [self._encoding(key) for key in self._panes]
+        if encodings[0].kind == "numeric" and len({id(e) for e in encodings}) > 1:
+            low = min(e.vmin for e in encodings)
+            high = max(e.vmax for e in encodings)
+            encodings = [replace(e, vmin=low, vmax=high) for e in encodings]
+        return encodings
+
+    def _preservation(self, key: Any) -> np.ndarray:
+        k = min(self._k, len(self.meta) - 1)
+        return neighbour_preservation(self._layers[key], self._view(key).coords, k=k, metric=self._metric)
+
+    def _show_search(self, encoding: ColorEncoding) -> None:
+        self.legend_search.layout.display = None if encoding.kind == "categorical" else "none"
+
+    def _recolor(self) -> None:
+        """Draw the current colour option; panes whose colours did not change are not resent."""
+        encodings = self._pane_encodings()
+        self._highlight = encodings[0].matching(self.legend_search.value)
+        with self.figure.batch_update():
+            for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
+                if not _same_colors(shown, encoding):
+                    self._figure.set_colors(pane, encoding, self._highlight)
+        self._shown = encodings
+        self.legend.value = encodings[0].legend_html(self.legend_search.value)
+        self._show_search(encodings[0])
+
+    # ------------------------------------------------------------------
+    # control handlers
+    # ------------------------------------------------------------------
+
+    def _guarded(self, work: Callable[[], None], doing: str) -> None:
+        """Run a control's work, saying what it does meanwhile; a failure is shown under the map, then raised."""
+        self.status.value = self._status_html(f" · {html.escape(doing)}…")
+        try:
+            work()
+        except Exception as exc:
+            self.status.value = self._status_html(
+                f' · <span class="wb-error">{html.escape(doing)} failed: {html.escape(str(exc))}</span>'
+            )
+            raise
+        self.status.value = self._status_html()
+
+    def _redraw_maps(self) -> None:
+        for pane, key in enumerate(self._panes):
+            self._figure.set_coords(pane, self._map(key), self._selection, None)
+        self._figure.set_titles(self._titles())
+
+    def _on_layer_control(self, change: dict) -> None:
+        def work() -> None:
+            self._panes = [change["new"]]
+            self._redraw_maps()
+            if self.options[self._color].depends:
+                self._recolor()
+
+        self._guarded(work, f"showing layer {change['new']}")
+
+    def _on_method_control(self, change: dict) -> None:
+        def work() -> None:
+            self._method = change["new"]
+            self._redraw_maps()
+            if self.options[self._color].depends == "map":
+                self._recolor()
+
+        self._guarded(work, f"computing {_METHOD_LABELS[change['new']]}")
+
+    def _on_color_control(self, change: dict) -> None:
+        def work() -> None:
+            self._color = change["new"]
+            self._recolor()
+
+        self._guarded(work, f"colouring by {change['new']}")
+
+    def _on_search(self, change: dict) -> None:
+        encoding = self._shown[0]
+        if encoding.kind != "categorical":
+            return
+        highlight = encoding.matching(change["new"])
+        if highlight != self._highlight:
+            self._highlight = highlight
+            with self.figure.batch_update():
+                for pane, shown in enumerate(self._shown):
+                    self._figure.set_colors(pane, shown, highlight, colorscale_only=True)
+        self.legend.value = encoding.legend_html(change["new"])
+
+    # ------------------------------------------------------------------
+    # more options, grids, export
+    # ------------------------------------------------------------------
+
+    def add_color(self, name: str, source: Any, *, show: bool = True) -> None:
+        """Add (or replace) a colour option: a column, an array, a Series or a callable ``space -> array``."""
+        self.options.add(name, source)
+        if show:
+            self._show_color(name)
+        else:
+            self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
+            self._refresh_color_menu()
+
+    def _refresh_color_menu(self) -> None:
+        """New dropdown entries, keeping the shown one (new options would select the first)."""
+        if list(self.color_menu.options) == self.options.names:
+            return
+        current = self.color_menu.value
+        self.color_menu.unobserve(self._on_color_control, "value")
+        try:
+            self.color_menu.options = self.options.names
+            self.color_menu.value = current
+        finally:
+            self.color_menu.observe(self._on_color_control, "value")
+
+    @classmethod
+    def grid(
+        cls,
+        stack: LayerStack | Mapping[Any, LatentSpace],
+        layers: Sequence[Any] | None = None,
+        color: Any = None,
+        hover: str | None = "text",
+        *,
+        cols: int = 3,
+        **kwargs: Any,
+    ) -> Explorer:
+        """Several layers side by side in one figure, each map aligned onto its left neighbour.
+
+        Parameters
+        ----------
+        stack : LayerStack or mapping of name -> LatentSpace
+        layers : list of layer keys, optional
+            By default every layer.
+        color, hover, **kwargs
+            As for :class:`Explorer`.
+        cols : int
+            Panes per row.
+
+        Examples
+        --------
+        >>> import torch, pandas as pd
+        >>> from workbench import LayerStack
+        >>> stack = LayerStack({i: torch.randn(40, 6) for i in range(3)}, meta=pd.DataFrame({"id": range(40)}))
+        >>> Explorer.grid(stack, layers=[0, 2]).layers_shown
+        [0, 2]
+        """
+        keys = list(_as_layers(stack)[0])
+        return cls(stack, color, hover, panes=keys if layers is None else list(layers), cols=cols, **kwargs)
+
+    @property
+    def layers_shown(self) -> list:
+        """Layer of every pane, left to right."""
+        return list(self._panes)
+
+    def to_figure(self):
+        """A plain ``plotly.graph_objects.Figure`` of what is shown now (for reports and static HTML)."""
+        import plotly.graph_objects as go
+
+        return go.Figure(self.figure)
+
+    def close(self) -> None:
+        """Close the explorer and every widget inside it (frees them in the kernel)."""
+        def parts(widget: Any):
+            for child in getattr(widget, "children", ()) or ():
+                yield from parts(child)
+            yield widget
+
+        for widget in list(parts(self))[:-1]:
+            widget.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        where = f"layers {self._panes}" if self._grid else f"layer {self.layer!r}"
+        return f"Explorer({self.name!r}, {where}, {self._method}, colour={self._color!r}, n={len(self.meta)})"
