@@ -30,7 +30,9 @@ CELLS = [
     "left = go.FigureWidget(go.Scattergl(x=np.arange(4, dtype='float32'), y=np.array([2.5, 1.5, 3.5, 0.5], dtype='float32'), name='left-trace'))\n"
     "right = go.FigureWidget(go.Scatter(x=[0, 1], y=[1, 0], name='right-trace'))\n"
     "w.VBox([w.HTML('<b>boxed</b>'), left, right])",
-    "left.data[0].selectedpoints = [1, 2]\nleft.layout.title = 'changed after display'",
+    # binary arrays sent after display travel in transient traits that end as None
+    "left.data[0].selectedpoints = [1, 2]\nleft.layout.title = 'changed after display'\n"
+    "left.data[0].y = np.array([2.5, 1.5, 3.5, 4.5], dtype='float32')",
     "never_shown = w.IntSlider(description='never-shown-slider')",
     "w.IntSlider(value=3, description=HOSTILE)",
     "pd.DataFrame({HOSTILE: [HOSTILE]})",
@@ -149,6 +151,10 @@ def test_widgets_carry_their_final_state_and_share_one_module(rendered):
     assert left["state"]["_widget_layout"]["title"]["text"] == "changed after display"
     (x_buffer,) = [b for b in left["buffers"] if b["path"][-2] == "x"]
     assert np.frombuffer(base64.b64decode(x_buffer["data"]), np.float32).tolist() == [0, 1, 2, 3]
+    (y_buffer,) = [b for b in left["buffers"] if b["path"][-2] == "y"]
+    assert np.frombuffer(base64.b64decode(y_buffer["data"]), np.float32).tolist() == [2.5, 1.5, 3.5, 4.5]
+    # only buffers with a place in the state: none under the transient traits that went back to None
+    assert all(b["path"][0] in ("_widget_data", "_widget_layout") for m in figures for b in m.get("buffers", []))
     # plotly's 5 MB front end is stored once and referenced by both figures
     (modules,) = [json.loads(t) for a, t in parse(page).scripts if a.get("id") == "workbench-widget-esm"]
     assert len(modules) == 1 and len(modules[0]) > 1_000_000

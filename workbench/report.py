@@ -229,6 +229,30 @@ def _reachable(roots: list[str], models: dict[str, dict]) -> set[str]:
     return seen
 
 
+def _drop_stale_buffers(model: dict) -> None:
+    """Forget binary buffers whose place in the state is gone.
+
+    nbclient keeps every buffer a widget ever sent, by path. plotly's
+    FigureWidget sends changes through transient traits (``_py2js_update``
+    holds a message with binary arrays, then goes back to ``None``), so the
+    saved state can list buffers under a trait that is now ``None``, and the
+    widget manager fails on them ("Cannot read properties of null").
+    """
+    kept = []
+    for buffer in model.get("buffers", []):
+        holder: Any = model.get("state", {})
+        for key in buffer["path"][:-1]:
+            holder = holder[key] if isinstance(holder, (dict, list)) and _has(holder, key) else None
+        if isinstance(holder, (dict, list)):
+            kept.append(buffer)
+    if "buffers" in model:
+        model["buffers"] = kept
+
+
+def _has(container: dict | list, key: Any) -> bool:
+    return key in container if isinstance(container, dict) else isinstance(key, int) and -len(container) <= key < len(container)
+
+
 def _unbundled(model: dict) -> str | None:
     state = model.get("state", {})
     for module, version in ((model.get("model_module"), model.get("model_module_version")),
@@ -332,6 +356,8 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
         )
     keep = _reachable(views, models)
     models = {model_id: model for model_id, model in models.items() if model_id in keep}
+    for model in models.values():
+        _drop_stale_buffers(model)
     _check_anywidget_version(models)
     sources: list[str] = []
     for model in models.values():
