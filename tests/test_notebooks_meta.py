@@ -65,9 +65,9 @@ def test_no_paths_of_one_machine(notebook):
         assert not re.search(r"(/work/|/home/|/Users/|C:\\\\|/tmp/venv)", cell.source), f"{path.name}: {cell.source[:80]!r}"
 
 
-def test_links_to_other_notebooks_resolve(notebook):
+def test_links_to_other_notebooks_and_images_resolve(notebook):
     path, nb = notebook
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for target in re.findall(r"\]\(([^)#\s]+\.ipynb)", cell.source):
-                assert (path.parent / target).is_file(), f"{path.name} links to a missing notebook {target}"
+            for target in re.findall(r"\]\(([^)#\s]+\.(?:ipynb|png|jpg|svg))", cell.source):
+                assert (path.parent / target).is_file(), f"{path.name} links to a missing file {target}"
