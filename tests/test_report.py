@@ -18,7 +18,7 @@ HOSTILE = "<script>alert(1)</script>"
 # Every cell puts a user string where it could turn into markup: a trace name,
 # hover text, a widget label, table headers, printed text.
 CELLS = [
-    "# A report <em>title</em>\n\nWith **markdown**.",
+    "# A report <em>title</em>\n\nWith **markdown** and a picture: ![a dot](dot.png)",
     "import numpy as np, pandas as pd, ipywidgets as w, plotly.graph_objects as go\n"
     f"HOSTILE = {HOSTILE!r}",
     # a plain figure: the kernel sends only application/vnd.plotly.v1+json
@@ -86,6 +86,10 @@ def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
     source = folder / "hostile.ipynb"
     nbformat.write(_notebook(CELLS), source)
+    # a 1x1 PNG next to the notebook, linked from its markdown
+    (folder / "dot.png").write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    ))
     out = report.render(source, folder / "out" / "hostile.html", progress=False)
     return out, out.read_text(encoding="utf-8")
 
@@ -111,6 +115,7 @@ def test_nothing_is_loaded_from_the_network(rendered):
             if tag in ("script", "link", "img", "iframe") and value:
                 assert value.startswith("data:"), f"<{tag} {key}={value[:60]}> would be fetched"
     assert not any(re.search(r"@import|url\(\s*['\"]?(https?:)?//", css) for css in tags.styles)
+    assert any(tag == "img" and attrs.get("src", "").startswith("data:image/png") for tag, attrs in tags.tags)
     # (URLs inside the inlined libraries, e.g. map icons in plotly.js, are
     # fetched only by features the page does not use; the browser test
     # below refuses every request and sees none.)

@@ -417,7 +417,9 @@ def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
-def to_html(notebook: nbformat.NotebookNode, *, title: str | None = None) -> str:
+def to_html(
+    notebook: nbformat.NotebookNode, *, title: str | None = None, folder: str | os.PathLike | None = None
+) -> str:
     """The self-contained offline HTML page of an executed notebook.
 
     Parameters
@@ -427,6 +429,10 @@ def to_html(notebook: nbformat.NotebookNode, *, title: str | None = None) -> str
         :func:`execute_notebook`). Not modified.
     title : str, optional
         The page title; default: the first ``# heading`` of the notebook.
+    folder : path, optional
+        Where the notebook's relative image links point from (its own
+        folder); those images are embedded in the page. Default: the
+        current directory.
 
     Returns
     -------
@@ -452,7 +458,11 @@ def to_html(notebook: nbformat.NotebookNode, *, title: str | None = None) -> str
         embed_images=True,
     )
     body, _ = exporter.from_notebook_node(
-        nb, resources={"metadata": {"name": title or _title(nb, "workbench report")}, "workbench": report}
+        nb,
+        resources={
+            "metadata": {"name": title or _title(nb, "workbench report"), "path": str(folder or os.getcwd())},
+            "workbench": report,
+        },
     )
     return body
 
@@ -513,7 +523,7 @@ def render(
     if execute:
         nb = execute_notebook(nb, cwd=source.resolve().parent, timeout=timeout, kernel_name=kernel_name,
                      progress=progress, name=source.name)
-    page = to_html(nb, title=title)
+    page = to_html(nb, title=title, folder=source.resolve().parent)
     target = Path(output) if output is not None else source.with_suffix(".html")
     with atomic_file(target, "wb") as handle:
         handle.write(page.encode("utf-8"))
