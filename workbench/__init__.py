@@ -89,6 +89,12 @@ _EXPORTS: dict[str, str] = {
     # widgets
     "Explorer": "workbench.widgets",
     "link": "workbench.widgets",
+    # beyond one machine: neighbours (torch or FAISS), spaces on disk, Ray
+    "knn": "workbench.geometry.neighbors",
+    "KNNGraph": "workbench.geometry.neighbors",
+    "streaming": "workbench.streaming",
+    "distributed": "workbench.distributed",
+    "StreamingPCA": "workbench.geometry.streaming_pca",
     # notebooks -> offline HTML; LID while fine-tuning
     "report": "workbench.report",
     "LIDCallback": "workbench.training",

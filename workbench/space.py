@@ -385,6 +385,18 @@ class LatentSpace:
             raise ValueError(f"{path} is corrupted: vectors and meta.parquet disagree on the number of rows")
         return cls(tensors["vectors"], meta, name=info.get("name", "space"), provenance=info.get("provenance"))
 
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, layer: LayerKey | None = None, partial: bool = False):
+        """Open a sharded store on disk without loading it: a :class:`~workbench.streaming.StreamedSpace`.
+
+        ``layer`` picks one layer of a multi-layer store; ``partial=True``
+        reads the complete shards of an interrupted run. See
+        :mod:`workbench.streaming`.
+        """
+        from workbench.streaming import open_space
+
+        return open_space(path, layer=layer, partial=partial)
+
 
 # ----------------------------------------------------------------------------
 # LayerStack
@@ -602,3 +614,10 @@ class LayerStack:
                 raise ValueError(f"{path} is corrupted: layer {layer['key']!r} is missing or has the wrong length")
             spaces[layer["key"]] = LatentSpace(tensor, meta, name=layer["name"], provenance=layer["provenance"])
         return cls(spaces, name=info.get("name"), provenance=info.get("provenance"))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, partial: bool = False):
+        """Open a sharded store on disk without loading it: a :class:`~workbench.streaming.StreamedStack`."""
+        from workbench.streaming import open_stack
+
+        return open_stack(path, partial=partial)

@@ -34,7 +34,7 @@ from workbench.encoders.text import TextEncoder
 from workbench.encoders.vision import VisionEncoder
 from workbench.space import LayerStack
 
-__all__ = ["encode", "ENCODERS", "choose_column"]
+__all__ = ["encode", "ENCODERS", "choose_column", "cache_identity"]
 
 #: modality (= its DataFrame column) -> encoder class
 ENCODERS: dict[str, type[Encoder]] = {"text": TextEncoder, "audio": SpeechEncoder, "image": VisionEncoder}
@@ -71,6 +71,14 @@ def choose_column(data: pd.DataFrame, column: str | None, modality: str | None, 
             f"the data needs {wanted} to encode (it has {found or 'none'}); name the column with column=..."
         )
     return present[0], present[0]
+
+
+def cache_identity(ref: ModelRef, modality: str, dtype: Any) -> tuple[dict, torch.dtype]:
+    """The model's identity and compute dtype for cache keys, without loading a model not loaded yet."""
+    if ref.model is not None:
+        part = tower(ref.model, modality)
+        return {"weights_hash": parameter_fingerprint(part)}, next(part.parameters()).dtype
+    return ref.identity, resolve_dtype(dtype)
 
 
 def encode(
@@ -176,12 +184,7 @@ def encode(
     pooling = check_pooling(pooling or cls.default_pooling, modality)
     if cache:
         # look the encoding up before paying for loading the model
-        if ref.model is not None:
-            part = tower(ref.model, modality)
-            identity = {"weights_hash": parameter_fingerprint(part)}
-            compute_dtype = next(part.parameters()).dtype
-        else:
-            identity, compute_dtype = ref.identity, resolve_dtype(dtype)
+        identity, compute_dtype = cache_identity(ref, modality, dtype)
         given = load_processor(ref, modality, processor) if processor is not None else None
         dataset = data_hash(frame, column, modality)
         parts = cache_parts(ref.name, identity, given, modality, full_options, compute_dtype, dataset, column, layers, pooling)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from workbench.geometry.chunked import exact_copy_labels, is_chunked, subset_rows
 from workbench.geometry.neighbors import KNNGraph, knn
 
 __all__ = ["DuplicateGroups", "DuplicateWarning", "POLICIES", "unique_rows", "distinct_neighbourhoods"]
@@ -132,6 +133,8 @@ def unique_rows(x: torch.Tensor, *, tol: float = 0.0, device: str | torch.device
     n = x.shape[0]
     if n == 0:
         raise ValueError("no rows to look for duplicates in")
+    if tol == 0 and is_chunked(x):  # a space on disk: hashed chunk by chunk
+        return _groups_from_labels(exact_copy_labels(x))
     if tol == 0:
         _, labels = torch.unique(x, dim=0, return_inverse=True)
         return _groups_from_labels(labels.cpu().numpy().astype(np.int64))
@@ -241,7 +244,7 @@ def distinct_neighbourhoods(
         if found.n_duplicates:
             groups = found
             report_duplicates(found.n_duplicates, n)
-            x = x[torch.as_tensor(found.keep, device=x.device)]
+            x = subset_rows(x, found.keep)
             if n_neighbors >= x.shape[0]:
                 raise ValueError(
                     f"only {x.shape[0]} distinct rows are left after removing {found.n_duplicates} copies; "

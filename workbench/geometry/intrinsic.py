@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator
 from workbench.device import chunk_rows, resolve_device
 from workbench.geometry.duplicates import distinct_neighbourhoods, report_dropped, user_stacklevel
 from workbench.geometry.mle import local_mle
+from workbench.geometry.chunked import is_chunked, rows_at
 from workbench.geometry.neighbors import Data, KNNGraph, as_matrix
 from workbench.geometry.twonn import Method, twonn_dimension
 
@@ -166,6 +167,7 @@ def _measure_short(
     direct = short.any(1).nonzero().flatten()
     if not len(direct):
         return 0
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     for part in direct.split(rows_per_part):
         need = short[part]
         width = int(need.sum(1).max())
@@ -173,7 +175,7 @@ def _measure_short(
         # few extra members, whose values are thrown away
         rows = need.to(torch.uint8).topk(width, dim=1).indices
         keep = need.gather(1, rows)
-        block = x[members[part]]
+        block = rows_at(x, members[part]).to(device=members.device, dtype=dtype)
         block -= block.mean(1, keepdim=True)
         near1, near2 = _two_nearest_members(block, rows)
         for out, new in ((r1, near1), (r2, near2)):
@@ -207,7 +209,9 @@ def neighbourhood_twonn(
 
     Parameters
     ----------
-    x : tensor of shape (n_samples, n_features)
+    x : tensor of shape (n_samples, n_features), or chunked rows
+        A space on disk (:class:`~workbench.streaming.StreamedSpace`) is read
+        only where members are measured directly.
     graph : KNNGraph of the rows of ``x``, with ``k >= n_members``
         Exact Euclidean neighbours, a point never its own neighbour (as
         :func:`~workbench.geometry.neighbors.knn` gives them). Longer lists
@@ -236,7 +240,8 @@ def neighbourhood_twonn(
     n_members = graph.k if n_members is None else int(n_members)
     if not 3 <= n_members <= graph.k:
         raise ValueError(f"TwoNN inside a neighbourhood needs 3 to {graph.k} members; got {n_members}")
-    x = x.to(device=device, dtype=dtype)
+    if not is_chunked(x):  # a space on disk is read member rows at a time
+        x = x.to(device=device, dtype=dtype)
     lists = _Lists(graph, device)
     n = graph.n
     if chunk_size is None:
@@ -348,9 +353,11 @@ class LocalIntrinsicDimension(BaseEstimator):
 
         Parameters
         ----------
-        X : LatentSpace, tensor or array of shape (n_samples, n_features)
+        X : LatentSpace, tensor or array of shape (n_samples, n_features), or a space on disk
             Finite vectors; the coordinates are needed even with a graph,
-            since TwoNN measures distances *between* neighbours.
+            since TwoNN measures distances *between* neighbours. A
+            :class:`~workbench.streaming.StreamedSpace` is read in chunks,
+            never whole.
         y : ignored
         knn_graph : KNNGraph, optional
             Precomputed Euclidean neighbours of ``X`` with ``k >= n_neighbors``
@@ -365,7 +372,7 @@ class LocalIntrinsicDimension(BaseEstimator):
         """
         if self.estimator not in _ESTIMATORS:
             raise ValueError(f"estimator must be one of {_ESTIMATORS}; got {self.estimator!r}")
-        x = as_matrix(X, "X")
+        x = X if is_chunked(X) else as_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         if self.estimator == "mle":
             lid, graph, rows, n_duplicates, n_dropped = local_mle(

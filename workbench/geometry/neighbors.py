@@ -20,18 +20,21 @@ would spoil close neighbours (the ones TwoNN's ratios depend on), so:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Union
 
 import numpy as np
 import torch
 
 from workbench.device import chunk_rows, resolve_device
+from workbench.geometry.chunked import is_chunked
 from workbench.space import LatentSpace
 
 __all__ = ["KNNGraph", "knn", "as_matrix"]
 
 Metric = Literal["euclidean", "cosine"]
+Backend = Literal["auto", "torch", "faiss", "kdtree"]
+FaissIndexKind = Literal["flat", "ivf", "hnsw"]
 Data = Union[LatentSpace, torch.Tensor, np.ndarray]
 _METRICS = ("euclidean", "cosine")
 
@@ -48,11 +51,15 @@ class KNNGraph:
     distances : torch.Tensor of shape (n_queries, k), float
         Euclidean distances, or cosine distances ``1 - cos``, ascending.
     metric : {"euclidean", "cosine"}
+    backend : str
+        What computed it: ``"torch"`` (exact), ``"faiss-flat"`` (exact),
+        ``"faiss-ivf"`` or ``"faiss-hnsw"`` (approximate).
     """
 
     indices: torch.Tensor
     distances: torch.Tensor
     metric: str
+    backend: str = "torch"
 
     def __post_init__(self) -> None:
         if self.indices.shape != self.distances.shape or self.indices.ndim != 2:
@@ -71,16 +78,19 @@ class KNNGraph:
         return self.indices.shape[1]
 
     def __repr__(self) -> str:
-        return f"KNNGraph(n={self.n}, k={self.k}, metric={self.metric!r}, device={self.indices.device})"
+        return (
+            f"KNNGraph(n={self.n}, k={self.k}, metric={self.metric!r}, backend={self.backend!r}, "
+            f"device={self.indices.device})"
+        )
 
     def truncate(self, k: int) -> KNNGraph:
         """The graph of the ``k`` nearest neighbours only (k <= self.k)."""
         if not 1 <= k <= self.k:
             raise ValueError(f"k must be between 1 and {self.k}; got {k}")
-        return KNNGraph(self.indices[:, :k], self.distances[:, :k], self.metric)
+        return replace(self, indices=self.indices[:, :k], distances=self.distances[:, :k])
 
     def cpu(self) -> KNNGraph:
-        return KNNGraph(self.indices.cpu(), self.distances.cpu(), self.metric)
+        return replace(self, indices=self.indices.cpu(), distances=self.distances.cpu())
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray]:
         """``(indices, distances)`` as NumPy arrays of shape (n_queries, k)."""
@@ -101,6 +111,11 @@ def as_matrix(data: Data, what: str = "data") -> torch.Tensor:
     """The vectors of a LatentSpace, tensor or array as a finite 2-D tensor."""
     if isinstance(data, LatentSpace):
         return data.vectors  # validated on construction
+    if is_chunked(data):
+        raise TypeError(
+            f"{what} is read from disk in chunks ({type(data).__name__}) and this needs it in memory: "
+            "pass data.load() if it fits"
+        )
     tensor = data.detach() if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
     if tensor.ndim != 2:
         raise ValueError(f"{what} must have shape (n_samples, n_features); got {tuple(tensor.shape)}")
@@ -109,6 +124,20 @@ def as_matrix(data: Data, what: str = "data") -> torch.Tensor:
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError(f"{what} contains NaN or Inf; remove those rows first")
     return tensor
+
+
+def check_k(k: int, n: int, self_search: bool) -> int:
+    """``k`` as an int, or ValueError when ``n`` rows cannot give k neighbours."""
+    k = int(k)
+    available = n - 1 if self_search else n
+    if k < 1:
+        raise ValueError(f"k must be at least 1; got {k}")
+    if k > available:
+        raise ValueError(
+            f"k={k} is too large: there are only {available} other points"
+            + (" (a point is not its own neighbour)" if self_search else "")
+        )
+    return k
 
 
 def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
@@ -152,12 +181,26 @@ def knn(
     device: str | torch.device = "auto",
     chunk_size: int | None = None,
     progress: bool = False,
+    backend: Backend = "auto",
+    index: FaissIndexKind | None = None,
+    nlist: int | None = None,
+    nprobe: int | None = None,
+    M: int = 32,  # noqa: N803 - FAISS's own name for the HNSW degree
+    ef_search: int | None = None,
 ) -> KNNGraph:
-    """Exact k nearest neighbours of every row (or of ``queries``) among ``data``.
+    """The k nearest neighbours of every row (or of ``queries``) among ``data``.
+
+    Exact in torch up to tens of thousands of points; beyond, ``"auto"``
+    hands the search to FAISS's exact flat index; approximate FAISS indexes
+    on request (see :mod:`workbench.geometry.backends` and
+    :mod:`workbench.geometry.faiss_index`).
 
     Parameters
     ----------
-    data : LatentSpace, tensor or array of shape (n_samples, n_features)
+    data : LatentSpace, tensor or array of shape (n_samples, n_features), or chunked rows
+        Chunked rows (a :class:`workbench.streaming.StreamedSpace`, anything
+        with ``n``, ``dim``, ``iter_chunks`` and ``vectors_at``) are searched
+        chunk by chunk without loading them whole.
     k : int
         Neighbours per row. Without ``queries`` a point is not its own
         neighbour, so ``k < n_samples`` is required.
@@ -171,6 +214,24 @@ def knn(
         Query rows per chunk; by default sized from the free memory.
     progress : bool
         Show a progress bar over chunks.
+    backend : {"auto", "torch", "faiss", "kdtree"}, default "auto"
+        ``"torch"``: exact, chunked. ``"faiss"``: a FAISS index (GPU FAISS
+        when installed and ``device`` is a GPU). ``"kdtree"``: exact, for
+        Euclidean search in 2-3 dimensions. ``"auto"``: the k-d tree for
+        Euclidean data of at most 3 dimensions on a CPU, else torch while
+        n_queries x n_samples is small (below
+        :data:`workbench.geometry.backends.AUTO_FAISS_WORK`), FAISS above it
+        when FAISS is installed; the graph's ``backend`` says which ran, and
+        an INFO log says why.
+    index : {"flat", "ivf", "hnsw"}, optional
+        FAISS index: exact ``"flat"`` (the default), or approximate ``"ivf"``
+        or ``"hnsw"``, only when asked for (with ``backend="faiss"``, or
+        ``"auto"`` to keep torch for small searches).
+    nlist, nprobe : int, optional
+        IVF cells, and cells visited per query (defaults: ``4 sqrt(n)`` and
+        ``sqrt(nlist)``, rounded).
+    M, ef_search : int
+        HNSW degree (default 32) and search breadth (default ``max(64, 2k)``).
 
     Returns
     -------
@@ -186,6 +247,13 @@ def knn(
     """
     if metric not in _METRICS:
         raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}")
+    if backend != "torch" or index is not None or is_chunked(data) or is_chunked(queries):
+        from workbench.geometry.backends import dispatch_knn
+
+        return dispatch_knn(
+            data, k, metric=metric, queries=queries, device=device, chunk_size=chunk_size, progress=progress,
+            backend=backend, index=index, nlist=nlist, nprobe=nprobe, M=M, ef_search=ef_search,
+        )  # fmt: skip
     device = resolve_device(device)
     base = as_matrix(data)
     self_search = queries is None
@@ -193,15 +261,8 @@ def knn(
     if query.shape[1] != base.shape[1]:
         raise ValueError(f"queries have {query.shape[1]} features but data has {base.shape[1]}")
     n = base.shape[0]
-    k = int(k)
+    k = check_k(k, n, self_search)
     available = n - 1 if self_search else n
-    if k < 1:
-        raise ValueError(f"k must be at least 1; got {k}")
-    if k > available:
-        raise ValueError(
-            f"k={k} is too large: there are only {available} other points"
-            + (" (a point is not its own neighbour)" if self_search else "")
-        )
     dtype = _compute_dtype(base)
     wide = metric == "euclidean" and device.type == "cpu"
     # float64 before centring, so the centring rounds nothing that matters
