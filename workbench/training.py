@@ -40,7 +40,7 @@ from transformers import TrainerCallback
 __all__ = ["LIDCallback"]
 
 # Trainer metrics that describe the evaluation run, not the model.
-_TIMING_SUFFIXES = ("_runtime", "_per_second")
+_TIMING_SUFFIXES = ("_runtime", "_per_second", "_preparation_time")
 
 
 def _probe_frame(probe: Any, column: str) -> pd.DataFrame:
@@ -55,7 +55,7 @@ def _probe_frame(probe: Any, column: str) -> pd.DataFrame:
         raise TypeError(f"probe must be a sequence of texts, a DataFrame or a datasets.Dataset; got {type(probe).__name__}")
     else:
         texts = probe
-    texts = [t for t in np.asarray(texts, dtype=object).tolist()]
+    texts = np.asarray(texts, dtype=object).tolist()
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if bad:
         raise ValueError(f"the probe has {len(bad)} empty or non-text entries (first at position {bad[0]})")
