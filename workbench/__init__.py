@@ -95,6 +95,9 @@ _EXPORTS: dict[str, str] = {
     "streaming": "workbench.streaming",
     "distributed": "workbench.distributed",
     "StreamingPCA": "workbench.geometry.streaming_pca",
+    # notebooks -> offline HTML; LID while fine-tuning
+    "report": "workbench.report",
+    "LIDCallback": "workbench.training",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

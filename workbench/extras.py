@@ -24,6 +24,7 @@ EXTRAS: dict[str, tuple[str, str | None]] = {
     "skdim": ("scikit-dimension", "test"),
     "sentence_transformers": ("sentence-transformers", "test"),
     "nbconvert": ("nbconvert", None),
+    "accelerate": ("accelerate>=1.1", "training"),
     "PIL": ("pillow", "vision"),
 }
 

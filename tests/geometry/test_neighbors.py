@@ -78,3 +78,22 @@ def test_clear_errors(rng):
         knn(x, 2, queries=np.zeros((2, 4)))
     with pytest.raises(ValueError, match="shape"):
         KNNGraph(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 3), "euclidean")
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_low_dimensional_search_uses_an_exact_kdtree(rng, dim):
+    x = rng.normal(size=(2000, dim))
+    x[5] = x[6] = x[7]  # copies: a point is still never its own neighbour
+    graph = knn(x, 15, device="cpu")
+    assert graph.backend == "kdtree"
+    reference = knn(x, 15, device="cpu", backend="torch")
+    np.testing.assert_allclose(graph.numpy()[1], reference.numpy()[1], rtol=1e-9, atol=1e-12)
+    assert (graph.numpy()[0] == reference.numpy()[0]).mean() > 0.995  # the copies tie
+    assert not bool((graph.indices == torch.arange(2000)[:, None]).any())
+    assert set(graph.indices[5, :2].tolist()) == {6, 7} and float(graph.distances[5, 1]) == 0.0
+    queries = rng.normal(size=(10, dim))
+    np.testing.assert_array_equal(
+        knn(x, 3, queries=queries).numpy()[0], knn(x, 3, queries=queries, backend="torch").numpy()[0]
+    )
+    with pytest.raises(ValueError, match="Euclidean"):
+        knn(x, 3, metric="cosine", backend="kdtree")

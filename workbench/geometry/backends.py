@@ -4,7 +4,10 @@
   chunks (:mod:`workbench.geometry.chunked_knn`) when it is read from disk.
 - ``backend="faiss"``: a FAISS index (:mod:`workbench.geometry.faiss_index`),
   exact ``flat`` unless another ``index`` is asked for.
-- ``backend="auto"``: torch while the work (n_queries x n_samples distance
+- ``backend="kdtree"``: a k-d tree (:mod:`workbench.geometry.kdtree`), exact,
+  for Euclidean search in two or three dimensions; ``"auto"`` takes it there
+  on a CPU (2-D maps' neighbours).
+- ``backend="auto"``: otherwise torch while the work (n_queries x n_samples distance
   evaluations) is below :data:`AUTO_FAISS_WORK` -- about 50 000 points
   against themselves, a minute or two on a laptop CPU -- and FAISS above it.
   On a CUDA device the exact torch search is fast enough for a million points
@@ -32,6 +35,7 @@ import torch
 
 from workbench.device import resolve_device
 from workbench.geometry.chunked import ChunkedVectors, as_chunked, is_chunked
+from workbench.geometry.kdtree import MAX_KDTREE_DIM, kdtree_knn
 
 __all__ = ["dispatch_knn", "choose_backend", "AUTO_FAISS_WORK", "AUTO_FAISS_WORK_GPU"]
 
@@ -41,7 +45,7 @@ log = logging.getLogger(__name__)
 AUTO_FAISS_WORK = 50_000**2
 #: the same on a CUDA device
 AUTO_FAISS_WORK_GPU = 1_000_000**2
-_BACKENDS = ("auto", "torch", "faiss")
+_BACKENDS = ("auto", "torch", "faiss", "kdtree")
 
 
 def _faiss_installed() -> bool:
@@ -79,7 +83,7 @@ def dispatch_knn(
     ef_search: int | None,
 ):
     """Route a knn call (see :func:`workbench.geometry.neighbors.knn` for the parameters)."""
-    from workbench.geometry.neighbors import KNNGraph, check_k, knn
+    from workbench.geometry.neighbors import KNNGraph, as_matrix, check_k, knn
 
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}; got {backend!r}")
@@ -90,8 +94,19 @@ def dispatch_knn(
         raise ValueError(f"queries have {query_source.dim} features but data has {source.dim}")
     k = check_k(k, source.n, queries is None)
     chosen, reason = backend, "asked for"
-    if backend == "auto":
+    in_memory = not (is_chunked(data) or is_chunked(queries))
+    if backend == "auto" and metric == "euclidean" and source.dim <= MAX_KDTREE_DIM and in_memory and device.type == "cpu":
+        chosen, reason = "kdtree", f"{source.dim}-D points: a k-d tree is exact and far faster than brute force"
+    elif backend == "auto":
         chosen, reason = choose_backend(source.n if query_source is None else query_source.n, source.n, device)
+    if chosen == "kdtree":
+        if metric != "euclidean" or not in_memory:
+            raise ValueError("backend='kdtree' serves Euclidean search on data held in memory")
+        log.info("knn: k-d tree (%s)", reason)
+        indices, distances = kdtree_knn(
+            as_matrix(data), k, queries=None if queries is None else as_matrix(queries, "queries")
+        )
+        return KNNGraph(indices.to(device), distances.to(device), metric, backend="kdtree")
     if chosen == "torch":
         if index not in (None, "flat"):
             raise ValueError(f"index={index!r} is a FAISS index; pass backend='faiss' (or 'auto') to use it")

@@ -33,7 +33,7 @@ from workbench.space import LatentSpace
 __all__ = ["KNNGraph", "knn", "as_matrix"]
 
 Metric = Literal["euclidean", "cosine"]
-Backend = Literal["auto", "torch", "faiss"]
+Backend = Literal["auto", "torch", "faiss", "kdtree"]
 FaissIndexKind = Literal["flat", "ivf", "hnsw"]
 Data = Union[LatentSpace, torch.Tensor, np.ndarray]
 _METRICS = ("euclidean", "cosine")
@@ -214,9 +214,11 @@ def knn(
         Query rows per chunk; by default sized from the free memory.
     progress : bool
         Show a progress bar over chunks.
-    backend : {"auto", "torch", "faiss"}, default "auto"
+    backend : {"auto", "torch", "faiss", "kdtree"}, default "auto"
         ``"torch"``: exact, chunked. ``"faiss"``: a FAISS index (GPU FAISS
-        when installed and ``device`` is a GPU). ``"auto"``: torch while
+        when installed and ``device`` is a GPU). ``"kdtree"``: exact, for
+        Euclidean search in 2-3 dimensions. ``"auto"``: the k-d tree for
+        Euclidean data of at most 3 dimensions on a CPU, else torch while
         n_queries x n_samples is small (below
         :data:`workbench.geometry.backends.AUTO_FAISS_WORK`), FAISS above it
         when FAISS is installed; the graph's ``backend`` says which ran, and
