@@ -5,9 +5,10 @@ Makefile's ``system-deps`` target does it), driven by Playwright for Python
 with ``executable_path``: nothing is downloaded at run time, and
 ``playwright install`` is never needed.
 
-Every page opened here records, in a :class:`Watch`, the requests it was
-refused (anything not allowed by the context's route) and its problems:
-console errors, uncaught page errors, dialogs (``alert``...).
+Used by the browser suite here and by the report and demo tests. Every page
+opened here records, in a :class:`Watch`, the requests it was refused
+(anything not allowed by the context's route) and its problems: console
+errors, uncaught page errors, dialogs (``alert``...).
 
 ``SKIP_BROWSER=1`` skips the tests that need the browser, with that reason.
 Without it, a missing Chromium or Playwright is a failure that says how to
