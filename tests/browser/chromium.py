@@ -79,9 +79,13 @@ class Watch:
     problems: list[str] = field(default_factory=list)  # console errors, page errors, dialogs
 
 
-def watch(page: Any, allow: Callable[[str], bool]) -> Watch:
-    """Refuse every request whose URL ``allow`` rejects, and record it and the page's problems."""
-    seen = Watch()
+def watch(page: Any, allow: Callable[[str], bool], seen: Watch | None = None) -> Watch:
+    """Refuse every request whose URL ``allow`` rejects, and record it and the page's problems in ``seen``.
+
+    Requests are routed for the page's whole context (WebSockets are not
+    routed by Playwright: JupyterLab's kernel channels pass untouched).
+    """
+    seen = Watch() if seen is None else seen
 
     def route(request_route: Any) -> None:
         url = request_route.request.url
@@ -92,6 +96,7 @@ def watch(page: Any, allow: Callable[[str], bool]) -> Watch:
             request_route.abort()
 
     page.context.route("**/*", route)
+
     def console(message: Any) -> None:
         if message.type == "error":
             where = (message.location or {}).get("url") or "?"
@@ -113,13 +118,15 @@ def same_host(origin: str) -> Callable[[str], bool]:
     host = urlsplit(origin).netloc
 
     def allow(url: str) -> bool:
-        return local_only(url) or (url.startswith(("http:", "https:", "ws:", "wss:")) and urlsplit(url).netloc == host)
+        return local_only(url) or (url.startswith(("http:", "https:")) and urlsplit(url).netloc == host)
 
     return allow
 
 
 @dataclass
 class OfflinePage(Watch):
+    """A :class:`Watch` with the Playwright ``page`` it watches."""
+
     page: Any = None
 
 
@@ -149,8 +156,7 @@ def open_offline(path: Path, *, browser: Any = None, width: int = 1280, height: 
     context = browser.new_context(viewport={"width": width, "height": height})
     try:
         page = context.new_page()
-        seen = watch(page, local_only)
-        opened = OfflinePage(refused=seen.refused, problems=seen.problems, page=page)
+        opened = watch(page, local_only, OfflinePage(page=page))
         page.goto(Path(path).resolve().as_uri(), wait_until="load")
         yield opened
     finally:
