@@ -9,24 +9,49 @@
 #            takes the CPU build; a GPU user picks theirs, e.g.
 #            make demo TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
 #   PYTEST_ARGS  extra arguments for pytest (e.g. -x -k space)
+#   SKIP_BROWSER=1  skip the headless-Chromium suite (tests/browser)
+#   SYSTEM_DEPS=0   do not try to apt-get the system packages the tests use
 
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
+SYSTEM_DEPS ?= 1
+export SKIP_BROWSER
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.workbench-installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup system-deps notebook-outputs clean
 
 demo: $(STAMP)
 	$(BIN)/workbench demo --output reports/demo.html
 
-test: $(STAMP)
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
+
+# Installs the Debian packages when they are missing and apt-get can run as
+# root; elsewhere it says what to install, and the tests that need them say why
+# they cannot run.
+system-deps:
+	@missing=""; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null || missing="$$missing sox"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium chromium-driver"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$(SYSTEM_DEPS)" = "1" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = "0" ]; then \
+		echo "installing:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	else \
+		echo "note: some tests need the Debian packages:$$missing (sudo apt-get install$$missing)"; \
+	fi
 
 setup: $(STAMP)
+
+# Refresh the expected outputs of the notebook cells nbval checks
+notebook-outputs: $(STAMP)
+	$(BIN)/python notebooks/store_checked_outputs.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -27,10 +27,23 @@ def test_named_with_a_two_digit_number(notebook):
     assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name)
 
 
-def test_stored_without_outputs(notebook):
+def test_stored_without_outputs_but_the_checked_ones(notebook):
+    """Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep an output: the one nbval compares against.
+
+    A marked cell without a stored output would check nothing; refresh them
+    with ``make notebook-outputs`` (notebooks/store_checked_outputs.py).
+    """
     path, nb = notebook
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
+        if cell.cell_type != "code":
+            continue
+        if "# NBVAL_CHECK_OUTPUT" in cell.source:
+            assert cell.outputs, f"{path.name}: checked cell {index} has no stored output to check against"
+            kinds = {key for output in cell.outputs for key in output.get("data", {})}
+            assert not kinds & {"image/png", "application/vnd.jupyter.widget-view+json"}, (
+                f"{path.name}: checked cell {index} stores images or widgets; check text only"
+            )
+        else:
             assert cell.outputs == [], f"{path.name}: cell {index} has outputs; clear them before committing"
             assert cell.execution_count is None, f"{path.name}: cell {index} has an execution count"
     assert "widgets" not in nb.metadata, f"{path.name} carries saved widget state"
