@@ -14,11 +14,11 @@ from typing import Any
 
 import nbformat
 
-#: True once every queued cell ran and the kernel is idle.
+#: True once a cell ran, every queued cell ran and the kernel is idle.
 _SETTLED = """() => {
   const indicator = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
   const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'), e => e.textContent.trim());
-  return indicator && indicator.dataset.status === 'idle' && !prompts.includes('[*]:');
+  return indicator && indicator.dataset.status === 'idle' && !prompts.includes('[*]:') && prompts.some(p => /^\[\d+\]:$/.test(p));
 }"""
 
 _PROMPT = re.compile(r"\[(\d+)\]:")
@@ -53,10 +53,22 @@ class LabNotebook:
     # -- running ----------------------------------------------------------------
 
     def run_all(self, timeout: float = 300) -> None:
-        """Run > Run All Cells, then wait until every cell ran (or the run stopped at an error)."""
-        self.page.get_by_role("menuitem", name="Run", exact=True).click()
-        self.page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        """Edit > Clear Outputs of All Cells, Run > Run All Cells, and wait until every cell ran (or one failed).
+
+        Clearing first means a prompt with a number was numbered by this run,
+        not saved with the notebook.
+        """
+        self._menu("Edit", "Clear Outputs of All Cells")
+        self.page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'))"
+            ".every(e => !/\\d/.test(e.textContent))"
+        )
+        self._menu("Run", "Run All Cells")
         self.wait_settled(timeout)
+
+    def _menu(self, menu: str, item: str) -> None:
+        self.page.get_by_role("menuitem", name=menu, exact=True).click()
+        self.page.get_by_role("menuitem", name=item, exact=True).click()
 
     def run_cell(self, index: int, timeout: float = 120) -> None:
         """Select code cell ``index`` and press Shift+Enter, then wait for its new output."""
