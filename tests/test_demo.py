@@ -62,8 +62,6 @@ def test_the_demo_renders_offline_and_pictures_the_explorer(demo_report):
         explorer.screenshot(path=str(SCREENSHOT))
         static = page.evaluate("document.querySelectorAll('.jp-OutputArea-output > div > .js-plotly-plot .main-svg').length")
     assert browser.refused == []
-    # The Explorer's side panel holds an ipywidgets.Audio with no sound yet; Chromium reports its empty
-    # blob as a failed load (in JupyterLab as well). Anything else is a real problem.
-    assert [p for p in browser.problems if "ERR_REQUEST_RANGE_NOT_SATISFIABLE" not in p] == []
+    assert browser.problems == []
     assert static > 0  # the per-layer figure drew too
     assert SCREENSHOT.stat().st_size > 20_000

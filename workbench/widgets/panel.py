@@ -184,8 +184,11 @@ class RowPanel(widgets.VBox):
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width=f"{thumbnail}px"))
         self.audio = widgets.Audio(format="wav", autoplay=autoplay, loop=False, layout=widgets.Layout(width="100%"))
         self.body = widgets.HTML()
+        # A media widget is only placed when the rows have that medium: an
+        # empty <audio> makes the browser request a zero-byte blob and log an error.
+        media = [widget for column, widget in (("image", self.image), ("audio", self.audio)) if column in meta.columns]
         super().__init__(
-            [self.header, self.image, self.audio, self.body],
+            [self.header, *media, self.body],
             layout=widgets.Layout(width="280px", min_width="220px", padding="4px 8px", overflow="auto"),
         )
         self.add_class("wb-panel")
