@@ -15,7 +15,7 @@ from typing import Any
 import nbformat
 
 #: True once a cell ran, every queued cell ran and the kernel is idle.
-_SETTLED = """() => {
+_SETTLED = r"""() => {
   const indicator = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
   const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'), e => e.textContent.trim());
   return indicator && indicator.dataset.status === 'idle' && !prompts.includes('[*]:') && prompts.some(p => /^\[\d+\]:$/.test(p));
