@@ -260,7 +260,7 @@ def test_a_failing_cell_names_itself_and_leaves_the_old_report(tmp_path):
 @pytest.mark.browser
 def test_figures_and_widgets_render_in_chromium_offline(rendered):
     """Open the page with every non-file request refused: figures draw, widgets mount, nothing runs."""
-    from tests.offline_browser import open_offline
+    from tests.browser.chromium import open_offline
 
     path, _ = rendered
     with open_offline(path) as browser:

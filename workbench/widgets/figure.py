@@ -54,7 +54,9 @@ def hover_texts(values: Sequence, width: int = 60, limit: int = 240) -> list[str
         if len(text) > limit:
             text = text[: limit - 1] + "…"
         lines = textwrap.wrap(text, width) if len(text) > width else [text]
-        texts.append("<br>".join(html.escape(line) for line in lines))
+        # quote=False: plotly decodes &lt; &gt; &amp; and numeric entities in hover
+        # labels but shows &quot; as it is, and quotes are harmless in its text
+        texts.append("<br>".join(html.escape(line, quote=False) for line in lines))
     return texts
 
 

@@ -184,11 +184,11 @@ class RowPanel(widgets.VBox):
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width=f"{thumbnail}px"))
         self.audio = widgets.Audio(format="wav", autoplay=autoplay, loop=False, layout=widgets.Layout(width="100%"))
         self.body = widgets.HTML()
-        # A media widget is only placed when the rows have that medium: an
-        # empty <audio> makes the browser request a zero-byte blob and log an error.
-        media = [widget for column, widget in (("image", self.image), ("audio", self.audio)) if column in meta.columns]
+        # The media widgets join the panel with their first value: an empty
+        # ipywidgets.Audio gives the page an empty blob: URL, which Chromium
+        # reports as a failed load (a console error) on every Explorer.
         super().__init__(
-            [self.header, *media, self.body],
+            [self.header, self.body],
             layout=widgets.Layout(width="280px", min_width="220px", padding="4px 8px", overflow="auto"),
         )
         self.add_class("wb-panel")
@@ -235,7 +235,7 @@ class RowPanel(widgets.VBox):
             return
         try:
             self.image.value = image_thumbnail(value, self.thumbnail)
-            _hide(self.image, False)
+            self._place(self.image)
         except MediaError as exc:
             notes.append(f"image {exc}")
             _hide(self.image)
@@ -250,10 +250,17 @@ class RowPanel(widgets.VBox):
             data, kind = audio_bytes(value, None if _is_missing(rate) else int(rate))
             self.audio.format = kind
             self.audio.value = data
-            _hide(self.audio, False)
+            self._place(self.audio)
         except MediaError as exc:
             notes.append(f"audio {exc}")
             _hide(self.audio)
+
+    def _place(self, media: widgets.DOMWidget) -> None:
+        """Show a media widget that now has a value, adding it to the panel the first time."""
+        if media not in self.children:
+            order = [self.header, self.image, self.audio, self.body]
+            self.children = [child for child in order if child in (*self.children, media)]
+        _hide(media, False)
 
 
 def _hide(widget: widgets.DOMWidget, hidden: bool = True) -> None:
