@@ -85,7 +85,7 @@ def fit_logistic(
     n_classes: int,
     C: float = 1.0,
     max_iter: int = 100,
-    tol: float = 1e-5,
+    tol: float = 1e-4,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Standardised multinomial logistic regressions, many at once.
 
@@ -106,8 +106,9 @@ def fit_logistic(
         Inverse regularisation strength, as in scikit-learn.
     max_iter : int, default 100
         L-BFGS iterations.
-    tol : float, default 1e-5
-        Stop when every gradient entry is below this.
+    tol : float, default 1e-4
+        Stop when every gradient entry is below this (scikit-learn's default
+        for L-BFGS, on the same mean loss).
 
     Returns
     -------
@@ -223,7 +224,15 @@ def _macro_f1(pred: torch.Tensor, codes: torch.Tensor, test: torch.Tensor, n_cla
 
 
 def _layer_chunks(stack: LayerStack, n_folds: int, n_classes: int, device: torch.device) -> list[list]:
-    """Layers grouped so that one chunk's working set fits in a quarter of the free memory."""
+    """Layers grouped so that one chunk's working set fits in a quarter of the free memory.
+
+    On a CPU every layer is its own chunk: each L-BFGS pass reads the whole
+    chunk from memory, and a joint fit runs until its slowest problem has
+    converged (N = 20 000, D = 768, 12 layers: 40 s jointly, 19 s layer by
+    layer, measured on 2 cores).
+    """
+    if device.type == "cpu":
+        return [[key] for key in stack.layers]
     n, d = stack.n, stack[stack.layers[0]].dim
     per_layer = 4 * (n * d * 3 + n * n_folds * n_classes * 8 + d * n_folds * n_classes * 30)
     budget = free_memory(device) // 4
