@@ -408,6 +408,8 @@ def save_folder(
     with atomic_directory(path) as tmp:
         save_tensors(tensors, tmp / VECTORS_FILE)
         write_meta(meta, tmp / META_FILE)
+        # a flipped byte in the vectors would still load as (wrong) finite numbers: record checksums
+        info["files"] = {name: _digest(tmp / name) for name in (VECTORS_FILE, META_FILE)}
         with atomic_file(tmp / manifest, "w") as handle:
             json.dump(info, handle, indent=2)
     return path
@@ -429,7 +431,26 @@ def open_folder(path: str | os.PathLike, kind: str, manifest: str) -> dict:
     for name in (VECTORS_FILE, META_FILE):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path} is incomplete: {name} is missing")
+    files = info.get("files")
+    if files is not None:  # saves before checksums have none
+        for name in (VECTORS_FILE, META_FILE):
+            expected = files.get(name) if isinstance(files, dict) else None
+            if expected != _digest(path / name):
+                raise FormatError(
+                    f"{path / name} does not match the checksum in {manifest}: the file was damaged or replaced "
+                    "after saving; save again, or restore it from a copy"
+                )
     return info
+
+
+def _digest(path: Path) -> dict:
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": path.stat().st_size, "blake2b": digest.hexdigest()}
 
 
 def field(info: Mapping, name: str, check: Callable[[Any], bool], expected: str, where: Path) -> Any:
@@ -438,3 +459,18 @@ def field(info: Mapping, name: str, check: Callable[[Any], bool], expected: str,
     if not check(value):
         raise FormatError(f"{where}: field {name!r} must be {expected}; got {value!r}")
     return value
+
+
+def stack_layers(info: dict, where: Path) -> list[dict]:
+    """The manifest's layer list, refusing what would silently drop or merge a layer."""
+    layers = info.get("layers")
+    if not isinstance(layers, list) or not layers or not all(isinstance(layer, dict) for layer in layers):
+        raise FormatError(f"{where}: field 'layers' must be a non-empty list of objects; the file is damaged")
+    keys = [layer.get("key") for layer in layers]
+    for key in keys:
+        if isinstance(key, bool) or not isinstance(key, (int, str)):
+            raise FormatError(f"{where}: layer key {key!r} is not an int or a str; the file is damaged")
+    repeated = sorted({str(key) for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise FormatError(f"{where}: layer key(s) {repeated} appear more than once; the file is damaged")
+    return layers

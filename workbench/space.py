@@ -33,6 +33,7 @@ from workbench._format import (
     open_folder,
     read_meta,
     save_folder,
+    stack_layers,
 )
 
 __all__ = ["LatentSpace", "LayerStack", "FORMAT_VERSION", "check_meta", "meta_labels"]
@@ -50,15 +51,22 @@ def _as_matrix(vectors: ArrayLike, what: str = "vectors") -> torch.Tensor:
     if isinstance(vectors, torch.Tensor):
         tensor = vectors.detach()
     else:
-        array = np.asarray(vectors)
+        try:
+            array = np.asarray(vectors)
+        except ValueError as exc:  # ragged nested lists
+            raise TypeError(f"{what} must be a numeric array; NumPy cannot read it as one: {exc}") from None
         if array.dtype == object:
             raise TypeError(f"{what} must be numeric; got an object array (ragged rows?)")
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{what} must be real numbers; got dtype {array.dtype} (complex parts are never dropped)")
         tensor = torch.as_tensor(np.ascontiguousarray(array))
     if tensor.ndim != 2:
         raise ValueError(
             f"{what} must be a 2-D array of shape (n_samples, n_features); "
             f"got shape {tuple(tensor.shape)}"
         )
+    if tensor.is_complex():
+        raise TypeError(f"{what} must be real numbers; got a {tensor.dtype} tensor (complex parts are never dropped)")
     if not torch.is_floating_point(tensor):
         tensor = tensor.to(torch.float32)
     return tensor
@@ -566,7 +574,7 @@ class LayerStack:
         """Read a stack written by :meth:`save`. Never unpickles; damaged files are named."""
         path = Path(path)
         info = open_folder(path, "LayerStack", "stack.json")
-        layers = _layer_entries(info, path / "stack.json")
+        layers = stack_layers(info, path / "stack.json")
         tensors = load_tensors(path / VECTORS_FILE, device)
         meta = read_meta(path / META_FILE)
         spaces = {}
@@ -589,17 +597,3 @@ class LayerStack:
 
         return open_stack(path, partial=partial)
 
-
-def _layer_entries(info: dict, where: Path) -> list[dict]:
-    """The manifest's layer list, refusing what would silently drop or merge a layer."""
-    layers = info.get("layers")
-    if not isinstance(layers, list) or not layers or not all(isinstance(layer, dict) for layer in layers):
-        raise FormatError(f"{where}: field 'layers' must be a non-empty list of objects; the file is damaged")
-    keys = [layer.get("key") for layer in layers]
-    for key in keys:
-        if isinstance(key, bool) or not isinstance(key, (int, str)):
-            raise FormatError(f"{where}: layer key {key!r} is not an int or a str; the file is damaged")
-    repeated = sorted({str(key) for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise FormatError(f"{where}: layer key(s) {repeated} appear more than once; the file is damaged")
-    return layers

@@ -240,6 +240,8 @@ class ShardWriter:
             # shards a killed run left half-written (never listed, never read)
             for leftover in (self.path / "shards").glob(".shard-*.tmp-*"):
                 shutil.rmtree(leftover, ignore_errors=True)
+            for leftover in self.path.glob(f".{MANIFEST}.tmp-*"):  # a manifest update that was killed
+                leftover.unlink(missing_ok=True)
         else:
             self._manifest = {
                 "format": _FORMAT,
