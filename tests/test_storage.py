@@ -1,6 +1,7 @@
 """Interrupted saves leave the previous version loadable and nothing half-written."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def test_failure_mid_write_keeps_previous_version(tmp_path, small_space):
     # column that mixes numbers and lists.
     broken = small_space.with_vectors(torch.ones(6, 4)).assign(mixed=[1, [2], "x", 4.0, None, {}])
     with pytest.raises(TypeError, match="parquet"):
-        broken.save(path)
+        broken.save(path, overwrite=True)
     again = LatentSpace.load(path)
     assert torch.equal(again.vectors, small_space.vectors)
     assert _leftovers(tmp_path) == []
@@ -42,7 +43,7 @@ def test_killed_save_keeps_previous_version(tmp_path):
         from workbench import LatentSpace
         space = LatentSpace(torch.ones(4_000_000, 64), pd.DataFrame({{"id": np.arange(4_000_000)}}), name="new")
         print("ready", flush=True)
-        space.save({str(path)!r})
+        space.save({str(path)!r}, overwrite=True)
         """
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -61,7 +62,9 @@ def test_killed_save_keeps_previous_version(tmp_path):
 def test_crash_between_renames_is_recovered(tmp_path, small_space):
     path = small_space.save(tmp_path / "space")
     aside = tmp_path / ".space.old-abc"
-    os.rename(path, aside)  # what a crash between the two renames leaves
+    # what a crash between the two renames leaves: the complete new version, the old one set aside
+    shutil.copytree(path, tmp_path / ".space.tmp-abc")
+    os.rename(path, aside)
     assert LatentSpace.load(path).name == "small"
     assert not aside.exists()
 

@@ -72,12 +72,14 @@ def _encode(args: argparse.Namespace) -> int:
     from workbench.encoders import encode
     from workbench.encoders.bundled import default_text_model
 
+    from workbench._format import check_destination
+
     data_path = Path(args.data)
     if not data_path.is_file():
         raise FileNotFoundError(f"no file {data_path}")
-    frame = pd.read_csv(data_path)
-    if args.column and args.column not in frame.columns:
-        raise ValueError(f"{data_path} has no column {args.column!r}; it has {list(frame.columns)}")
+    # before the encoding, which may take hours: never replace what is not a workbench save
+    check_destination(Path(args.output), "LayerStack", args.overwrite)
+    frame = _read_csv(data_path, args.column)
     model = default_text_model() if args.model == DEFAULT_MODEL else args.model
     started = time.perf_counter()
     stack = encode(
@@ -91,13 +93,33 @@ def _encode(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         progress=not args.quiet,
     )
-    path = stack.save(args.output)
+    path = stack.save(args.output, overwrite=args.overwrite)
     first = stack[stack.layers[0]]
     print(
         f"wrote {len(stack.layers)} layers x {first.vectors.shape[0]} rows x {first.vectors.shape[1]} "
         f"to {path} ({time.perf_counter() - started:.1f} s)"
     )
     return 0
+
+
+def _read_csv(path: Path, column: str | None):
+    """The CSV, its column to encode read as text: ``NA``, ``null``, ``None``, ``007`` stay as written."""
+    import pandas as pd
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    try:
+        columns = list(pd.read_csv(path, nrows=0).columns)
+        if column and column not in columns:
+            raise ValueError(f"{path} has no column {column!r}; it has {columns}")
+        texts = [c for c in ([column] if column else ["text", "audio", "image"]) if c in columns]
+        return pd.read_csv(
+            path,
+            dtype={c: str for c in texts},
+            keep_default_na=False,
+            na_values={c: sorted(STR_NA_VALUES) for c in columns if c not in texts},
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a readable CSV: {str(exc).strip().splitlines()[0]}") from None
 
 
 def _load_space(path: Path):
@@ -181,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("model", metavar="MODEL",
                         help=f"hub id, a folder saved with save_pretrained, or '{DEFAULT_MODEL}' for the bundled all-MiniLM-L6-v2")
     encode.add_argument("data", metavar="DATA.csv", help="one row per sample; a 'text' column (or see --column)")
-    encode.add_argument("-o", "--output", required=True, metavar="SPACE_DIR", help="folder to write (replaced atomically)")
+    encode.add_argument("-o", "--output", required=True, metavar="SPACE_DIR",
+                        help="folder to write; an earlier workbench save there is replaced (atomically) only with --overwrite")
+    encode.add_argument("--overwrite", action="store_true", help="replace an earlier workbench save at SPACE_DIR")
     encode.add_argument("--column", help="the column to encode when it is not called text, audio or image")
     encode.add_argument("--layers", type=_layers, default="all",
                         help="'all' (the default) or hidden-state indices, e.g. 0,3,-1 (0 = embeddings, -1 = last)")

@@ -13,7 +13,6 @@ never unpickles anything.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -23,18 +22,24 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.storage import atomic_directory, recover_directory
+from workbench._format import (
+    FORMAT_VERSION,
+    META_FILE,
+    VECTORS_FILE,
+    FormatError,
+    dtype_name,
+    json_safe,
+    load_tensors,
+    open_folder,
+    read_meta,
+    save_folder,
+    stack_layers,
+)
 
-__all__ = ["LatentSpace", "LayerStack", "FORMAT_VERSION"]
-
-#: Version of the on-disk format written by :meth:`LatentSpace.save`.
-FORMAT_VERSION = 1
+__all__ = ["LatentSpace", "LayerStack", "FORMAT_VERSION", "check_meta", "meta_labels"]
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence]
 LayerKey = Union[int, str]
-
-_VECTORS_FILE = "vectors.safetensors"
-_META_FILE = "meta.parquet"
 
 
 # ----------------------------------------------------------------------------
@@ -46,15 +51,22 @@ def _as_matrix(vectors: ArrayLike, what: str = "vectors") -> torch.Tensor:
     if isinstance(vectors, torch.Tensor):
         tensor = vectors.detach()
     else:
-        array = np.asarray(vectors)
+        try:
+            array = np.asarray(vectors)
+        except ValueError as exc:  # ragged nested lists
+            raise TypeError(f"{what} must be a numeric array; NumPy cannot read it as one: {exc}") from None
         if array.dtype == object:
             raise TypeError(f"{what} must be numeric; got an object array (ragged rows?)")
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{what} must be real numbers; got dtype {array.dtype} (complex parts are never dropped)")
         tensor = torch.as_tensor(np.ascontiguousarray(array))
     if tensor.ndim != 2:
         raise ValueError(
             f"{what} must be a 2-D array of shape (n_samples, n_features); "
             f"got shape {tuple(tensor.shape)}"
         )
+    if tensor.is_complex():
+        raise TypeError(f"{what} must be real numbers; got a {tensor.dtype} tensor (complex parts are never dropped)")
     if not torch.is_floating_point(tensor):
         tensor = tensor.to(torch.float32)
     return tensor
@@ -72,7 +84,8 @@ def _check_finite(tensor: torch.Tensor, meta: pd.DataFrame, what: str) -> None:
     )
 
 
-def _as_meta(meta: pd.DataFrame | None, n_rows: int) -> pd.DataFrame:
+def check_meta(meta: pd.DataFrame | None, n_rows: int) -> pd.DataFrame:
+    """``meta`` checked to have ``n_rows`` rows and a unique, complete ``id`` column (added when absent)."""
     if meta is None:
         return pd.DataFrame({"id": np.arange(n_rows)})
     if not isinstance(meta, pd.DataFrame):
@@ -124,64 +137,16 @@ def _selector_positions(meta: pd.DataFrame, selector: Any) -> np.ndarray:
     return _positions_of(meta, array)
 
 
-def _labels(meta: pd.DataFrame, column: str) -> np.ndarray:
+def meta_labels(meta: pd.DataFrame, column: str) -> np.ndarray:
+    """One meta column as an object array (KeyError naming the columns when absent)."""
     if column not in meta.columns:
         raise KeyError(f"no column {column!r} in meta; columns are {list(meta.columns)}")
     # object dtype: scikit-learn's indexing breaks on pandas' Arrow-backed strings
     return np.asarray(meta[column], dtype=object)
 
 
-def _check_json(value: Any, what: str) -> dict:
-    value = dict(value or {})
-    try:
-        json.dumps(value)
-    except TypeError as exc:
-        raise TypeError(f"{what} must be JSON-serialisable (str, numbers, lists, dicts): {exc}") from None
-    return value
-
-
-def _write_meta(meta: pd.DataFrame, path: Path) -> None:
-    try:
-        meta.to_parquet(path, index=False, engine="pyarrow")
-    except Exception as exc:  # pyarrow raises several types for unstorable columns
-        raise TypeError(
-            "meta cannot be stored as parquet (a column mixes types, or holds Python objects): "
-            f"{exc}. Convert that column to str or numbers before saving."
-        ) from exc
-
-
-def _read_manifest(path: Path, kind: str, manifest_name: str) -> dict:
-    recover_directory(path)
-    manifest = path / manifest_name
-    if not path.is_dir():
-        raise FileNotFoundError(f"no saved {kind} at {path}")
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{path} is not a saved {kind}: {manifest_name} is missing")
-    info = json.loads(manifest.read_text())
-    if info.get("format") != f"workbench.{kind}":
-        raise ValueError(f"{path} holds {info.get('format')!r}, not a workbench.{kind}")
-    version = info.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written in format version {version}, newer than this workbench "
-            f"understands ({FORMAT_VERSION}); upgrade workbench to load it"
-        )
-    for name in (_VECTORS_FILE, _META_FILE):
-        if not (path / name).is_file():
-            raise FileNotFoundError(f"{path} is incomplete: {name} is missing")
-    return info
-
-
-def _load_tensors(path: Path, device: str | torch.device) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(str(path / _VECTORS_FILE), device=str(device))
-
-
-def _save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
+# the names other modules imported before these two became public
+_as_meta, _labels = check_meta, meta_labels
 
 
 # ----------------------------------------------------------------------------
@@ -232,7 +197,7 @@ class LatentSpace:
         provenance: Mapping[str, Any] | None = None,
     ) -> None:
         tensor = _as_matrix(vectors)
-        self.meta = _as_meta(meta, tensor.shape[0])
+        self.meta = check_meta(meta, tensor.shape[0])
         _check_finite(tensor, self.meta, "vectors")
         self.vectors = tensor
         self.name = str(name)
@@ -288,7 +253,7 @@ class LatentSpace:
 
     def labels(self, column: str) -> np.ndarray:
         """One meta column as an object array, ready for scikit-learn."""
-        return _labels(self.meta, column)
+        return meta_labels(self.meta, column)
 
     def numpy(self) -> np.ndarray:
         """The vectors as a NumPy array on the CPU (float32 for half types)."""
@@ -348,42 +313,53 @@ class LatentSpace:
             from workbench.device import resolve_device
 
             device = resolve_device(device)
-        return LatentSpace._trusted(self.vectors.to(device=device, dtype=dtype), self.meta, self.name, self.provenance)
+        vectors = self.vectors.to(device=device, dtype=dtype)
+        if dtype is not None and vectors.dtype != self.vectors.dtype and not bool(torch.isfinite(vectors).all()):
+            big = float(self.vectors.abs().max())
+            raise ValueError(f"casting {self.name!r} to {dtype} overflows to Inf (its largest value is {big:.3g}); "
+                             "scale the vectors first or keep a wider dtype")  # fmt: skip
+        return LatentSpace._trusted(vectors, self.meta, self.name, self.provenance)
 
     # -- persistence ----------------------------------------------------------
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the space to a folder, atomically.
 
         The folder holds ``vectors.safetensors``, ``meta.parquet`` and
-        ``space.json``. It is written under a temporary name and renamed into
-        place, so an interrupted save leaves any previous version intact.
+        ``space.json`` (written last: the sign that the folder is complete).
+        It is written under a temporary name and renamed into place, so an
+        interrupted save leaves any previous version intact.
+
+        Parameters
+        ----------
+        path : path-like
+            A new folder, an empty one, or (with ``overwrite=True``) an
+            earlier workbench save. Anything else is refused, never replaced.
+        overwrite : bool, default False
+            Replace an earlier workbench save at ``path``.
         """
-        path = Path(path)
         info = {
-            "format": "workbench.LatentSpace",
-            "format_version": FORMAT_VERSION,
             "name": self.name,
-            "provenance": _check_json(self.provenance, "provenance"),
+            "provenance": json_safe(self.provenance, "provenance"),
             "shape": list(self.shape),
-            "dtype": str(self.dtype).replace("torch.", ""),
+            "dtype": dtype_name(self.dtype),
         }
-        with atomic_directory(path, overwrite=overwrite) as tmp:
-            _save_tensors({"vectors": self.vectors}, tmp / _VECTORS_FILE, {"format": "workbench"})
-            _write_meta(self.meta, tmp / _META_FILE)
-            (tmp / "space.json").write_text(json.dumps(info, indent=2))
-        return path
+        return save_folder(path, kind="LatentSpace", manifest="space.json", info=info,
+                           tensors={"vectors": self.vectors}, meta=self.meta, overwrite=overwrite)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "cpu") -> LatentSpace:
-        """Read a space written by :meth:`save`. Never unpickles."""
+        """Read a space written by :meth:`save`. Never unpickles; damaged files are named."""
         path = Path(path)
-        info = _read_manifest(path, "LatentSpace", "space.json")
-        tensors = _load_tensors(path, device)
-        meta = pd.read_parquet(path / _META_FILE, engine="pyarrow")
-        if "vectors" not in tensors or tensors["vectors"].shape[0] != len(meta):
-            raise ValueError(f"{path} is corrupted: vectors and meta.parquet disagree on the number of rows")
-        return cls(tensors["vectors"], meta, name=info.get("name", "space"), provenance=info.get("provenance"))
+        info = open_folder(path, "LatentSpace", "space.json")
+        tensors = load_tensors(path / VECTORS_FILE, device)
+        meta = read_meta(path / META_FILE)
+        if "vectors" not in tensors or tensors["vectors"].ndim != 2 or tensors["vectors"].shape[0] != len(meta):
+            raise FormatError(f"{path} is corrupted: vectors and meta.parquet disagree on the number of rows")
+        try:
+            return cls(tensors["vectors"], meta, name=info.get("name", "space"), provenance=info.get("provenance"))
+        except (ValueError, TypeError) as exc:
+            raise FormatError(f"{path} holds a damaged space: {exc}") from None
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, layer: LayerKey | None = None, partial: bool = False):
@@ -454,7 +430,7 @@ class LayerStack:
             if not isinstance(first, LatentSpace):
                 raise ValueError("pass meta= when the layers are plain arrays")
             meta = first.meta
-        shared = _as_meta(meta, len(meta))
+        shared = check_meta(meta, len(meta))
         ids = shared["id"].to_numpy()
         self._spaces: dict[LayerKey, LatentSpace] = {}
         for key, value in items:
@@ -549,7 +525,7 @@ class LayerStack:
 
     def labels(self, column: str) -> np.ndarray:
         """One meta column as an object array, ready for scikit-learn."""
-        return _labels(self.meta, column)
+        return meta_labels(self.meta, column)
 
     def take(self, positions: Sequence[int]) -> LayerStack:
         return self._rebuild({k: s.take(positions) for k, s in self.items()})
@@ -572,48 +548,47 @@ class LayerStack:
 
     # -- persistence ----------------------------------------------------------
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write all layers to one folder, atomically (see :meth:`LatentSpace.save`)."""
-        path = Path(path)
         info = {
-            "format": "workbench.LayerStack",
-            "format_version": FORMAT_VERSION,
             "name": self.name,
-            "provenance": _check_json(self.provenance, "provenance"),
+            "provenance": json_safe(self.provenance, "provenance"),
             "n": self.n,
             "layers": [
                 {
                     "key": key,
                     "name": space.name,
-                    "provenance": _check_json(space.provenance, f"provenance of layer {key!r}"),
+                    "provenance": json_safe(space.provenance, f"provenance of layer {key!r}"),
                     "dim": space.dim,
-                    "dtype": str(space.dtype).replace("torch.", ""),
+                    "dtype": dtype_name(space.dtype),
                 }
                 for key, space in self.items()
             ],
         }
         tensors = {f"layer.{i}": space.vectors for i, space in enumerate(self)}
-        with atomic_directory(path, overwrite=overwrite) as tmp:
-            _save_tensors(tensors, tmp / _VECTORS_FILE, {"format": "workbench"})
-            _write_meta(self.meta, tmp / _META_FILE)
-            (tmp / "stack.json").write_text(json.dumps(info, indent=2))
-        return path
+        return save_folder(path, kind="LayerStack", manifest="stack.json", info=info, tensors=tensors,
+                           meta=self.meta, overwrite=overwrite)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "cpu") -> LayerStack:
-        """Read a stack written by :meth:`save`. Never unpickles."""
+        """Read a stack written by :meth:`save`. Never unpickles; damaged files are named."""
         path = Path(path)
-        info = _read_manifest(path, "LayerStack", "stack.json")
-        tensors = _load_tensors(path, device)
-        meta = pd.read_parquet(path / _META_FILE, engine="pyarrow")
-        meta = _as_meta(meta, len(meta))
+        info = open_folder(path, "LayerStack", "stack.json")
+        layers = stack_layers(info, path / "stack.json")
+        tensors = load_tensors(path / VECTORS_FILE, device)
+        meta = read_meta(path / META_FILE)
         spaces = {}
-        for i, layer in enumerate(info["layers"]):
-            tensor = tensors.get(f"layer.{i}")
-            if tensor is None or tensor.shape[0] != len(meta):
-                raise ValueError(f"{path} is corrupted: layer {layer['key']!r} is missing or has the wrong length")
-            spaces[layer["key"]] = LatentSpace(tensor, meta, name=layer["name"], provenance=layer["provenance"])
-        return cls(spaces, name=info.get("name"), provenance=info.get("provenance"))
+        try:
+            meta = check_meta(meta, len(meta))
+            for i, layer in enumerate(layers):
+                tensor = tensors.get(f"layer.{i}")
+                if tensor is None or tensor.ndim != 2 or tensor.shape[0] != len(meta):
+                    raise FormatError(f"layer {layer['key']!r} is missing or has the wrong length")
+                spaces[layer["key"]] = LatentSpace(tensor, meta, name=layer.get("name", f"layer {layer['key']}"),
+                                                   provenance=layer.get("provenance"))  # fmt: skip
+            return cls(spaces, name=info.get("name"), provenance=info.get("provenance"))
+        except (ValueError, TypeError) as exc:
+            raise FormatError(f"{path} holds a damaged stack: {exc}") from None
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, partial: bool = False):
@@ -621,3 +596,4 @@ class LayerStack:
         from workbench.streaming import open_stack
 
         return open_stack(path, partial=partial)
+

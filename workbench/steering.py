@@ -88,7 +88,29 @@ def _as_vector(value: Any, what: str) -> torch.Tensor:
 def _layer_list(layers: Any, default: Sequence) -> list:
     if layers is None:
         return list(default)
-    return [layers] if isinstance(layers, (int, np.integer)) else list(layers)
+    if isinstance(layers, (str, bytes)):
+        # list("12") would steer layers 1 and 2
+        raise TypeError(f"layers must be an int or a list of ints (hidden_states indices); got the string {layers!r}")
+    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
+        return [layers]
+    try:
+        listed = list(layers)
+    except TypeError:
+        raise TypeError(f"layers must be an int or a list of ints; got {type(layers).__name__}") from None
+    for layer in listed:
+        if isinstance(layer, (bool, float, np.floating)):
+            raise TypeError(f"layers must be ints (hidden_states indices); got {layer!r} in {listed!r}")
+    return listed
+
+
+def _finite(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number; got {value!r}") from None
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite; got {number}")
+    return number
 
 
 def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
@@ -280,7 +302,7 @@ def steer(
     """
     if scale not in ("rms", "raw"):
         raise ValueError(f"scale must be 'rms' or 'raw'; got {scale!r}")
-    alpha = float(alpha)
+    alpha = _finite(alpha, "alpha")
     plan = _check_plan(model, _plan(directions, layers, label))
 
     def make_edit(layer, vector, _center, mask):

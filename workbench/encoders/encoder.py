@@ -347,7 +347,7 @@ class Encoder:
             if hit is not None:
                 return attach_meta(hit, frame)
         stack = self._compute(
-            frame, column, layers, pooling, batch_size or self.default_batch_size, sort_by_length, progress,
+            frame, column, layers, pooling, self.default_batch_size if batch_size is None else batch_size, sort_by_length, progress,
             output_device, output_dtype, {"model": self.ref.name, **identity, "dataset": dataset},
         )
         if cache:

@@ -155,6 +155,28 @@ def _hub_error(name: str, exc: Exception) -> OSError:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _weights_error(folder: Path, exc: Exception) -> OSError:
+    """What is wrong with the weights of a local model folder, naming the file and what to do."""
+    import pickle
+
+    weights = sorted(p.name for p in folder.iterdir() if p.suffix in _WEIGHT_SUFFIXES) or ["(no weight file)"]
+    where = f"{folder}/{weights[0]}" if len(weights) == 1 else f"the weights in {folder} ({', '.join(weights)})"
+    if isinstance(exc, pickle.UnpicklingError) or "weights only load failed" in str(exc).lower():
+        return OSError(
+            f"{where} cannot be loaded safely: torch refuses to unpickle it (it holds objects other than tensors, "
+            "or it is damaged), and workbench never runs code from a weight file. Where you trust its source, "
+            "convert it to model.safetensors; otherwise download the model again"
+        )
+    if type(exc).__name__ == "SafetensorError" or "deserializ" in str(exc).lower():
+        return OSError(f"{where} is truncated or damaged ({_first_line(exc)}); download or save the model again")
+    return OSError(f"cannot load the model in {folder}: {type(exc).__name__}: {_first_line(exc)}")
+
+
 # ----------------------------------------------------------------------------
 # folders
 # ----------------------------------------------------------------------------
@@ -367,6 +389,11 @@ def resolve_model(
                 source, revision=revision, trust_remote_code=trust_remote_code, **hub_kwargs
             )
     except OSError as exc:
+        if folder.is_dir():  # the folder is there: its config is what is wrong
+            raise OSError(
+                f"cannot read {Path(source) / 'config.json'}: {_first_line(exc)}; repair it or save the model "
+                "again with save_pretrained"
+            ) from None
         raise _hub_error(text, exc) from None
     except ValueError as exc:
         raise ValueError(f"cannot read the config of model {name!r}: {exc}") from None
@@ -489,10 +516,14 @@ def load_model(ref: ModelRef, *, dtype: torch.dtype | None = None, progress: boo
     try:
         with quiet_transformers(progress):
             model, info = AutoModel.from_pretrained(ref.source, output_loading_info=True, **kwargs)
-    except OSError as exc:
-        raise _hub_error(ref.name, exc) from None
-    except ValueError as exc:
-        raise ValueError(f"transformers cannot build a model from {ref.name!r}: {exc}") from None
+    except Exception as exc:
+        if Path(ref.source).is_dir():
+            raise _weights_error(Path(ref.source), exc) from None
+        if isinstance(exc, OSError):
+            raise _hub_error(ref.name, exc) from None
+        if isinstance(exc, ValueError):
+            raise ValueError(f"transformers cannot build a model from {ref.name!r}: {exc}") from None
+        raise
     missing = [key for key in (info or {}).get("missing_keys", []) if not any(h in key for h in _HEADS)]
     if missing:
         warn(

@@ -12,22 +12,29 @@ Layout of a sharded store (a folder)::
 Two rules make it safe to kill a run at any moment:
 
 1. each shard folder is written under a temporary name and renamed into place
-   once complete (:func:`workbench.storage.atomic_directory`);
+   once complete (:func:`workbench._format.atomic_directory`);
 2. only then is the shard appended to ``manifest.json``, itself replaced
-   atomically (:func:`workbench.storage.atomic_file`).
+   atomically (:func:`workbench._format.atomic_file`).
 
 Readers trust the manifest alone, so a shard that was being written when the
 run died is invisible; a resumed run starts after the last listed shard and
 simply rewrites any unlisted leftovers. The manifest also records a ``job``
 fingerprint (model, data, options) so that a resume cannot silently append
 rows of another job.
+
+The manifest is data, never code or paths to trust: :func:`read_manifest`
+checks every field (shard names that would leave the store, repeated shards,
+negative row counts, dtypes outside a closed list) and names the file and
+the field it refuses.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,8 +43,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.space import FORMAT_VERSION, LatentSpace, _check_json, _write_meta
-from workbench.storage import atomic_directory, atomic_file
+from workbench._format import (
+    FORMAT_VERSION,
+    FormatError,
+    atomic_directory,
+    atomic_file,
+    check_destination,
+    check_manifest,
+    dtype_name,
+    field,
+    json_safe,
+    read_json,
+    save_tensors,
+    saved_kind,
+    write_meta,
+)
+from workbench.space import LatentSpace
 
 __all__ = ["ShardWriter", "read_manifest", "MANIFEST", "VECTORS", "META"]
 
@@ -48,24 +69,87 @@ _FORMAT = "workbench.ShardedStack"
 _STORABLE = (torch.float16, torch.float32, torch.float64)
 
 
+_SHARD_NAME = re.compile(r"shard-\d{6}")
+# NumPy memory-maps these; bfloat16 is written as float32
+_MAPPABLE = {"float16", "float32", "float64"}
+
+
 def shard_path(root: Path, name: str) -> Path:
     return root / "shards" / name
 
 
+def _is_int(value: Any, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _check_layers(layers: Any, where: Path) -> None:
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
+        raise FormatError(f"{where}: field 'layers' must be a list of objects; got {type(layers).__name__}")
+    keys = []
+    for i, layer in enumerate(layers):
+        key = field(layer, "key", lambda k: isinstance(k, (int, str)) and not isinstance(k, bool), "an int or a str",
+                    Path(f"{where} layers[{i}]"))  # fmt: skip
+        field(layer, "dim", _is_int, "a non-negative integer", Path(f"{where} layers[{i}]"))
+        field(layer, "dtype", lambda d: isinstance(d, str) and d in _MAPPABLE, f"one of {sorted(_MAPPABLE)}", Path(f"{where} layers[{i}]"))
+        keys.append(key)
+    repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise FormatError(f"{where}: field 'layers' repeats the key(s) {repeated}")
+
+
+def _check_shards(shards: Any, where: Path) -> None:
+    if not isinstance(shards, list) or not all(isinstance(shard, dict) for shard in shards):
+        raise FormatError(f"{where}: field 'shards' must be a list of objects")
+    seen: set[str] = set()
+    stop = 0
+    for i, shard in enumerate(shards):
+        at = Path(f"{where} shards[{i}]")
+        name = field(shard, "name", lambda n: isinstance(n, str) and _SHARD_NAME.fullmatch(n) is not None,
+                     "a name like 'shard-000012' (inside the store)", at)  # fmt: skip
+        if name in seen:
+            raise FormatError(f"{at}: shard {name!r} is listed twice")
+        seen.add(name)
+        field(shard, "rows", _is_int, "a non-negative integer", at)
+        if "source_stop" in shard:
+            field(shard, "source_stop", lambda v: _is_int(v, stop), f"an integer >= {stop} (never going back)", at)
+            stop = shard["source_stop"]
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
-    """The manifest of a sharded store, checked for format and version."""
+    """The manifest of a sharded store, every field checked; FormatError naming the field otherwise."""
     path = Path(path)
     manifest = path / MANIFEST
     if not manifest.is_file():
-        hint = " (it looks like a saved space: use LatentSpace.load / LayerStack.load)" if (path / VECTORS).is_file() else ""
+        held = saved_kind(path) if path.is_dir() else None
+        hint = f" (it holds a saved {held}: use {held}.load)" if held and held != "ShardedStack" else ""
         raise FileNotFoundError(f"{path} is not a sharded store: {MANIFEST} is missing{hint}")
-    info = json.loads(manifest.read_text())
-    if info.get("format") != _FORMAT:
-        raise ValueError(f"{path} holds {info.get('format')!r}, not a {_FORMAT}")
-    version = info.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(f"{path} was written in format version {version}, newer than this workbench understands")
+    info = check_manifest(read_json(manifest), manifest, _FORMAT.split(".", 1)[1])
+    field(info, "complete", lambda v: isinstance(v, bool), "true or false", manifest)
+    field(info, "name", lambda v: isinstance(v, str), "a string", manifest)
+    field(info, "provenance", lambda v: isinstance(v, dict), "an object", manifest)
+    field(info, "job", lambda v: v is None or isinstance(v, str), "a string or null", manifest)
+    _check_shards(info.get("shards"), manifest)
+    if info.get("layers") is None:
+        if info["shards"]:
+            raise FormatError(f"{manifest}: field 'layers' is missing although shards are listed")
+    else:
+        _check_layers(info["layers"], manifest)
     return info
+
+
+def _only_leftovers(path: Path) -> bool:
+    """Whether ``path`` holds nothing but a store's ``shards/`` folder (a run killed before its manifest)."""
+    content = list(path.iterdir()) if path.is_dir() else []
+    if [p.name for p in content] != ["shards"] or not content[0].is_dir():
+        return False
+    return all(_SHARD_NAME.fullmatch(p.name) or p.name.startswith(".shard-") for p in content[0].iterdir())
+
+
+def _discard(path: Path) -> None:
+    """Remove a store: first out of the way in one rename, so a crash never leaves half of it under ``path``."""
+    aside = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:12]}"
+    os.rename(path, aside)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _layer_tensors(vectors: Any, layers: Sequence | None) -> dict:
@@ -139,8 +223,11 @@ class ShardWriter:
     ) -> None:
         self.path = Path(path)
         self.layer_info = {k: dict(v) for k, v in (layer_info or {}).items()}
-        if (self.path / MANIFEST).is_file() and overwrite:
-            shutil.rmtree(self.path)
+        if not (self.path / MANIFEST).is_file() and not _only_leftovers(self.path):
+            check_destination(self.path, "sharded store", overwrite)
+        if saved_kind(self.path) and overwrite:
+            read_manifest(self.path) if (self.path / MANIFEST).is_file() else None  # only ever discard our own
+            _discard(self.path)
         if (self.path / MANIFEST).is_file():
             if not resume:
                 raise FileExistsError(f"{self.path} already holds a sharded store; pass overwrite=True to replace it")
@@ -153,14 +240,14 @@ class ShardWriter:
             # shards a killed run left half-written (never listed, never read)
             for leftover in (self.path / "shards").glob(".shard-*.tmp-*"):
                 shutil.rmtree(leftover, ignore_errors=True)
+            for leftover in self.path.glob(f".{MANIFEST}.tmp-*"):  # a manifest update that was killed
+                leftover.unlink(missing_ok=True)
         else:
-            if self.path.exists() and any(self.path.iterdir()) and not (self.path / "shards").is_dir():
-                raise FileExistsError(f"{self.path} exists and is not a sharded store; refusing to write into it")
             self._manifest = {
                 "format": _FORMAT,
                 "format_version": FORMAT_VERSION,
                 "name": name or "space",
-                "provenance": _check_json(provenance, "provenance"),
+                "provenance": json_safe(provenance, "provenance"),
                 "job": job,
                 "layers": None,
                 "shards": [],
@@ -230,11 +317,8 @@ class ShardWriter:
         self._check_layers(tensors)
         name = f"shard-{len(self._manifest['shards']):06d}"
         with atomic_directory(shard_path(self.path, name)) as tmp:
-            from safetensors.torch import save_file
-
-            order = self.layers
-            save_file({f"layer.{i}": tensors[key] for i, key in enumerate(order)}, str(tmp / VECTORS))
-            _write_meta(meta.reset_index(drop=True), tmp / META)
+            save_tensors({f"layer.{i}": tensors[key] for i, key in enumerate(self.layers)}, tmp / VECTORS)
+            write_meta(meta.reset_index(drop=True), tmp / META)
         rows = int(rows.pop())
         stop = self.rows_written + rows if source_stop is None else int(source_stop)
         if stop < self.inputs_done:
@@ -247,9 +331,9 @@ class ShardWriter:
             {
                 "key": key,
                 "name": self.layer_info.get(key, {}).get("name", f"layer {key}" if len(tensors) > 1 else None),
-                "provenance": _check_json(self.layer_info.get(key, {}).get("provenance"), "layer provenance"),
+                "provenance": json_safe(self.layer_info.get(key, {}).get("provenance"), "layer provenance"),
                 "dim": int(tensor.shape[1]),
-                "dtype": str(tensor.dtype).replace("torch.", ""),
+                "dtype": dtype_name(tensor.dtype),
             }
             for key, tensor in tensors.items()
         ]

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.space import LatentSpace, LayerStack, _as_meta, _labels
-from workbench.storage import recover_directory
-from workbench.streaming.shards import META, VECTORS, read_manifest, shard_path
+from workbench._format import FormatError, dtype_named, read_meta
+from workbench.space import LatentSpace, LayerStack, check_meta, meta_labels
+from workbench.streaming.shards import MANIFEST, META, VECTORS, read_manifest, shard_path
 from workbench.streaming.tensor_map import map_tensors
 
 __all__ = ["StreamedSpace", "StreamedStack", "open_space", "open_stack"]
@@ -33,7 +33,6 @@ class _Store:
     """The complete shards of one store: row offsets, memory maps, meta."""
 
     def __init__(self, path: Path, partial: bool) -> None:
-        recover_directory(path)
         self.path = path
         self.info = read_manifest(path)
         shards = self.info["shards"]
@@ -71,12 +70,25 @@ class _Store:
 
     def meta(self) -> pd.DataFrame:
         if self._meta is None:
-            frames = [pd.read_parquet(shard_path(self.path, name) / META, engine="pyarrow") for name in self.names]
+            frames = [read_meta(shard_path(self.path, name) / META) for name in self.names]
             meta = pd.concat(frames, ignore_index=True)
             if len(meta) != self.n:
-                raise ValueError(f"{self.path} is corrupted: the shards' meta has {len(meta)} rows, not {self.n}")
-            self._meta = _as_meta(meta, self.n)  # checks that ids are unique across shards
+                raise FormatError(f"{self.path} is corrupted: the shards' meta has {len(meta)} rows, not {self.n}")
+            try:
+                self._meta = check_meta(meta, self.n)  # ids unique across shards
+            except ValueError as exc:
+                raise FormatError(f"{self.path} is corrupted: {exc}") from None
         return self._meta
+
+    def check_finite(self, array: np.ndarray, shard: int) -> np.ndarray:
+        """``array`` (rows read from ``shard``), refused when it holds NaN or Inf, as in memory."""
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array).reshape(array.shape[0], -1).all(axis=1)).sum())
+            raise FormatError(
+                f"{shard_path(self.path, self.names[shard]) / VECTORS} holds NaN or Inf in {bad} of the rows read; "
+                "the store is damaged or was written from bad vectors: re-encode it"
+            )
+        return array
 
 
 def _as_positions(positions: Any) -> np.ndarray:
@@ -120,7 +132,7 @@ class StreamedSpace:
         self.name = info.get("name") or store.info.get("name", "space")
         self.provenance = {**store.info.get("provenance", {}), **(info.get("provenance") or {})}
         self.n, self.dim = store.n, int(info["dim"])
-        self.dtype = getattr(torch, info["dtype"])
+        self.dtype = dtype_named(info["dtype"], f"{store.path / MANIFEST} layer {self.key!r}")
         self.complete = bool(store.info["complete"])
 
     @property
@@ -154,7 +166,7 @@ class StreamedSpace:
 
     def labels(self, column: str) -> np.ndarray:
         """One meta column as an object array, ready for scikit-learn."""
-        return _labels(self.meta, column)
+        return meta_labels(self.meta, column)
 
     # -- reading ----------------------------------------------------------------
 
@@ -174,7 +186,7 @@ class StreamedSpace:
             array = self._array(shard)
             start = 0
             while start < array.shape[0]:
-                piece = array[start : start + rows - held]
+                piece = self._store.check_finite(array[start : start + rows - held], shard)
                 pending.append(piece)
                 held += piece.shape[0]
                 start += piece.shape[0]
@@ -190,7 +202,7 @@ class StreamedSpace:
         start = 0
         for chunk in self.iter_chunks(rows):
             part = meta.iloc[start : start + chunk.shape[0]].reset_index(drop=True)
-            yield LatentSpace._trusted(chunk, part, self.name, self.provenance)
+            yield LatentSpace(chunk, part, name=self.name, provenance=self.provenance)
             start += chunk.shape[0]
 
     def vectors_at(self, positions: Any) -> torch.Tensor:
@@ -203,7 +215,7 @@ class StreamedSpace:
         shard_of = np.searchsorted(self._store.offsets, flat, side="right") - 1
         for shard in np.unique(shard_of):
             where = np.flatnonzero(shard_of == shard)
-            out[where] = self._array(shard)[flat[where] - self._store.offsets[shard]]
+            out[where] = self._store.check_finite(self._array(shard)[flat[where] - self._store.offsets[shard]], shard)
         return torch.from_numpy(out).reshape(*positions.shape, self.dim)
 
     def take(self, positions: Any) -> LatentSpace:
