@@ -97,6 +97,8 @@ _MODEL_REF = re.compile(r"^IPY_MODEL_([0-9a-zA-Z_-]+)$")
 #: First thing in a report's <head>: a file that starts with it was written by
 #: workbench and may be replaced by a new report; any other file may not.
 REPORT_MARKER = '<meta name="generator" content="workbench report">'
+# nbconvert re-serializes the page (BeautifulSoup), which reorders attributes
+_MARKED = re.compile(rb'<meta(?=[^>]*\bname="generator")(?=[^>]*\bcontent="workbench report")[^>]*>')
 # Where the template puts the note on what was removed from an untrusted
 # notebook; filled in after export, when the markdown has been sanitized too.
 # No fragment from the notebook can contain it: comments are stripped from
@@ -541,11 +543,10 @@ def _neutralise(nb: nbformat.NotebookNode, seen: Neutralised) -> None:
 
 
 def _untrusted_note(seen: Neutralised) -> str:
-    what = html.escape(seen.summary()) if seen else "nothing that could run"
     return (
         '<div class="workbench-untrusted-note" role="note"><strong>This notebook is not trusted</strong> '
         "(its signature is not in this user's Jupyter database), so nothing from it may run in this page. "
-        f"Removed: {what}. To see its scripts and widgets, run it again (<code>workbench report</code> "
+        f"Removed: {html.escape(seen.summary())}. To see its scripts and widgets, run it again (<code>workbench report</code> "
         "without <code>--no-execute</code>) or trust it (<code>jupyter trust</code>) if you know where it comes from.</div>"
     )
 
@@ -623,10 +624,10 @@ def to_html(
     )
     if exporter.left_as_links:
         warnings.warn("images left as links, not copied into the page: " + "; ".join(exporter.left_as_links), stacklevel=2)
-    if seen is not None:
-        body = body.replace(_NOTE_SLOT, _untrusted_note(seen), 1)
+    body = body.replace(_NOTE_SLOT, _untrusted_note(seen) if seen else "", 1)
+    if seen:
         warnings.warn(
-            f"the notebook is not trusted; removed from the page: {seen.summary() or 'nothing that could run'}",
+            f"the notebook is not trusted; removed from the page: {seen.summary()}",
             UntrustedNotebookWarning,
             stacklevel=2,
         )
@@ -744,6 +745,6 @@ def _check_target(target: Path, source: Path, *, overwrite: bool, before: bool) 
 def _is_report(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
-            return REPORT_MARKER.encode() in handle.read(4096)
+            return _MARKED.search(handle.read(4096)) is not None
     except OSError:
         return False

@@ -31,8 +31,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def fire(where: str) -> str:
-    """JavaScript that records that the payload planted at ``where`` ran."""
-    return f"(window.__pwned = window.__pwned || []).push('{where}'); document.title = 'pwned'"
+    """JavaScript that records that the payload planted at ``where`` ran.
+
+    It ends in ``void 0``: a ``javascript:`` link whose value is a string
+    would replace the document, and the record with it.
+    """
+    return f"(window.__pwned = window.__pwned || []).push('{where}'); document.title = 'pwned'; void 0"
 
 
 def _view(model_id: str) -> dict:
@@ -55,7 +59,7 @@ def hostile_notebook() -> nbformat.NotebookNode:
         f"<script>{fire('markdown-script')}</script>\n\n"
         f'<img src="missing.png" onerror="{fire("markdown-img-onerror")}">\n\n'
         f'<svg onload="{fire("markdown-svg-onload")}"><circle r="4"/></svg>\n\n'
-        f"<iframe srcdoc=\"<script>parent.{fire('markdown-iframe')}</script>\"></iframe>\n\n"
+        f"<iframe srcdoc=\"<script>with (parent) {{ {fire('markdown-iframe')} }}</script>\"></iframe>\n\n"
         f'<a class="planted" href="javascript:{fire("markdown-html-link")}">click-html-link</a>\n\n'
         f"[click-md-link](javascript:{fire('markdown-md-link').replace(' ', '')})\n\n"
         '<a class="planted" href="data:text/html,<script>alert(1)</script>">click-data-link</a>'
