@@ -48,7 +48,16 @@ nbconvert, pandas escapes its tables, and every JSON island in the page
 (widget state, figure data) has ``<`` written as ``\\u003c`` so that a label
 such as ``<script>alert(1)</script>`` can neither end a script element nor
 run. HTML that a cell deliberately displays (``IPython.display.HTML``) is
-kept as the notebook's author wrote it.
+kept as the notebook's author wrote it, when the report ran the notebook
+itself or the notebook is trusted (its signature, as JupyterLab decides).
+Otherwise nothing from the file may run script in the page: its HTML is
+sanitized and its JavaScript and foreign widget modules dropped, and the
+page says what was removed (:mod:`workbench.untrusted_notebook`).
+
+Nothing is written over the notebook, nor over a file that is not a report
+workbench wrote (its ``<head>`` starts with :data:`REPORT_MARKER`) unless
+``overwrite=True``. Local images are inlined only when they are image files
+inside the notebook's folder (:mod:`workbench.local_images`).
 
 Limitations: a widget from a third-party package other than anywidget-based
 ones shows its text fallback (the renderer warns); markdown math is left as
