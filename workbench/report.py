@@ -539,6 +539,8 @@ def _neutralise(nb: nbformat.NotebookNode, seen: Neutralised) -> None:
         elif cell.cell_type == "raw":  # nbconvert writes a raw HTML cell into the page as it is
             cell.source = clean_html(cell.source, seen)
     models = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not isinstance(models, dict):
+        raise ReportError(f"the notebook's saved widget state is a {type(models).__name__}, not a mapping of widget models")
     foreign = neutralise_widgets(models, seen)
     if not foreign:
         return

@@ -273,7 +273,7 @@ def neutralise_widgets(models: dict[str, dict], seen: Neutralised) -> set[str]:
     """
     foreign: set[str] = set()
     for model_id, model in models.items():
-        state = model.get("state")
+        state = model.get("state") if isinstance(model, dict) else None
         if not isinstance(state, dict):
             continue
         if "_esm" in state and not (isinstance(state["_esm"], str) and _digest(state["_esm"]) in shipped_modules()):

@@ -16,6 +16,12 @@ import pytest
 from workbench import report
 from workbench.local_images import image_data_url, refusal
 
+
+@pytest.fixture(autouse=True)
+def private_jupyter_data(tmp_path, monkeypatch):
+    """Checking a notebook's trust reads (and may create) Jupyter's signature database: a private one, not the user's."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 SECRET = b"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI-do-not-leak\n"
 

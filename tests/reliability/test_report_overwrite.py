@@ -14,6 +14,12 @@ from workbench import report
 from workbench.cli import main
 
 
+@pytest.fixture(autouse=True)
+def private_jupyter_data(tmp_path, monkeypatch):
+    """Checking a notebook's trust reads (and may create) Jupyter's signature database: a private one, not the user's."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+
+
 def _notebook(path, heading: str = "# A notebook") -> bytes:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(heading), nbformat.v4.new_code_cell("1 + 1")])
     nb.cells[1].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
