@@ -153,17 +153,28 @@ def _lid(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import warnings
+
     from workbench.report import render
 
-    path = render(
-        args.notebook,
-        args.output,
-        execute=not args.no_execute,
-        timeout=args.timeout,
-        kernel_name=args.kernel,
-        progress=not args.quiet,
-        title=args.title,
-    )
+    # what was removed from an untrusted notebook, images not copied, cells
+    # that raised: one line each on stderr, not Python's warning format
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        path = render(
+            args.notebook,
+            args.output,
+            execute=not args.no_execute,
+            timeout=args.timeout,
+            kernel_name=args.kernel,
+            progress=not args.quiet,
+            title=args.title,
+            overwrite=args.overwrite,
+            allow_errors=args.allow_errors,
+        )
+    for warning in said:
+        if issubclass(warning.category, UserWarning):
+            print(f"workbench report: {warning.message}", file=sys.stderr)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -251,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
     report.add_argument("--title", help="page title (default: the notebook's first heading)")
     report.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    report.add_argument("--overwrite", action="store_true", help="replace OUT.html even if it is not a report workbench wrote")
+    report.add_argument("--allow-errors", action="store_true", help="keep running past cells that raise; their errors show in the page")
     report.set_defaults(run=_report)
 
     demo = commands.add_parser(
