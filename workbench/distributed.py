@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.extras import require
-from workbench.streaming.encode import EncodingJob, layer_info
+from workbench.encoders.plan import EncodingPlan
+from workbench.streaming.encode import layer_info
 from workbench.streaming.shards import ShardWriter
 from workbench.streaming.sink import ShardSink
 from workbench.streaming.streamed import StreamedStack, open_stack
@@ -56,20 +57,20 @@ class _EncodeBatches:
     costs nothing when it is empty).
     """
 
-    def __init__(self, job: EncodingJob) -> None:
+    def __init__(self, plan: EncodingPlan) -> None:
         import torch
 
-        self.job = job
+        self.plan = plan
         # Ray gives each CPU actor num_cpus threads' worth of CPU; torch should agree
         threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads > 0:
             torch.set_num_threads(threads)
-        self.encoder = job.encoder()
+        self.encoder = plan.encoder()
 
     def __call__(self, batch: pd.DataFrame) -> dict[str, np.ndarray]:
         stop = int(batch[_STOP].max()) if _STOP in batch.columns else -1
         frame = batch.drop(columns=[_STOP], errors="ignore").reset_index(drop=True)
-        stack = self.job.encode(self.encoder, frame)
+        stack = self.plan.encode(self.encoder, frame, cache=False, progress=False)  # the store is the record
         meta = stack.meta
         out: dict[str, np.ndarray] = {
             f"{_LAYER}{json.dumps(key)}": space.numpy() for key, space in stack.items()
@@ -188,20 +189,18 @@ def encode(
     require("ray.data", feature="workbench.distributed.encode")
     from tqdm.auto import tqdm
 
-    from workbench.datasets import check_frame
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     is_frame = isinstance(dataset, pd.DataFrame)
     if not is_frame and not isinstance(dataset, ray.data.Dataset):
         raise TypeError(f"dataset must be a pandas DataFrame or a ray.data.Dataset; got {type(dataset).__name__}")
     columns = dataset if is_frame else pd.DataFrame(columns=dataset.schema().names)
-    job = EncodingJob.plan(model, columns, layers=layers, pooling=pooling, batch_size=encoder_batch_size,
-                           column=column, modality=modality, device=device, dtype=dtype, **options)  # fmt: skip
+    plan = EncodingPlan.resolve(model, columns, layers=layers, pooling=pooling, batch_size=encoder_batch_size,
+                                column=column, modality=modality, device=device, dtype=dtype, options=options)  # fmt: skip
     if is_frame:
-        frame = check_frame(dataset, modality=job.column)
-        dataset_hash = job.dataset_hash(frame)
-        writer = ShardWriter(out, job=job.key(dataset_hash), overwrite=overwrite)
+        frame = plan.frame(dataset)
+        dataset_hash = plan.dataset_hash(frame)
+        writer = ShardWriter(out, job=plan.key(dataset_hash), overwrite=overwrite)
         total = len(frame)
     else:
         # no resume without row positions: an existing store is only replaced on request
@@ -223,7 +222,7 @@ def encode(
     else:
         source = dataset
     mapped = source.map_batches(
-        _EncodeBatches, fn_constructor_kwargs={"job": job}, batch_size=batch_size, batch_format="pandas",
+        _EncodeBatches, fn_constructor_kwargs={"plan": plan}, batch_size=batch_size, batch_format="pandas",
         compute=ray.data.ActorPoolStrategy(size=actors), num_gpus=gpus, num_cpus=num_cpus,
     )  # fmt: skip
     mapped.context.execution_options.preserve_order = True  # shards follow the input order
