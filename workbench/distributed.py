@@ -1,7 +1,9 @@
 """Encoding on many workers with Ray Data, into a store that ``LatentSpace.open`` reads.
 
 :func:`encode` runs the workbench's own encoder (the one ``workbench.encode``
-uses) as a callable class inside ``ray.data.Dataset.map_batches``: an actor
+uses, built from the same :class:`~workbench.encoders.plan.EncodingPlan`,
+which the driver resolves once and ships to every actor) as a callable class
+inside ``ray.data.Dataset.map_batches``: an actor
 pool where each actor loads the model once, takes ``num_gpus`` GPUs when the
 cluster has them, and encodes batches of rows. The driver receives the
 vectors in input order and writes them as shards
@@ -180,10 +182,10 @@ def encode(
     Examples
     --------
     >>> import ray, workbench as wb                              # doctest: +SKIP
-    >>> ray.init(address="auto")  # a cluster; leave out for a local Ray
+    >>> ray.init(address="auto")  # a cluster; leave out for a local Ray  # doctest: +SKIP
     >>> store = wb.distributed.encode(wb.load_emotion_sentences(), "sentence-transformers/all-MiniLM-L6-v2",
-    ...                               "/shared/minilm", layers=[-1])
-    >>> wb.LatentSpace.open("/shared/minilm")
+    ...                               "/shared/minilm", layers=[-1])  # doctest: +SKIP
+    >>> wb.LatentSpace.open("/shared/minilm")                     # doctest: +SKIP
     """
     ray = require("ray", feature="workbench.distributed.encode")
     require("ray.data", feature="workbench.distributed.encode")
