@@ -17,12 +17,12 @@ marks the store, so a resumed run continues only the same encoding.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 import pandas as pd
 
 from workbench.encoders.plan import EncodingPlan
+from workbench.encoders.reporting import warn
 from workbench.space import LayerStack
 from workbench.streaming.shards import ShardWriter
 from workbench.streaming.sink import ShardSink
@@ -124,11 +124,10 @@ def encode_to_shards(
 
 def __getattr__(name: str) -> Any:
     if name == "EncodingJob":  # the plan used to live here, under this name
-        warnings.warn(
-            "workbench.streaming.EncodingJob is deprecated; use workbench.encoders.plan.EncodingPlan "
+        warn(
+            "workbench.streaming.EncodingJob is deprecated; use workbench.encoders.EncodingPlan "
             "(EncodingJob.plan(...) is EncodingPlan.resolve(..., options={...}))",
             DeprecationWarning,
-            stacklevel=2,
         )
         return EncodingPlan
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
