@@ -1,7 +1,9 @@
 """Encoding on many workers with Ray Data, into a store that ``LatentSpace.open`` reads.
 
 :func:`encode` runs the workbench's own encoder (the one ``workbench.encode``
-uses) as a callable class inside ``ray.data.Dataset.map_batches``: an actor
+uses, built from the same :class:`~workbench.encoders.plan.EncodingPlan`,
+which the driver resolves once and ships to every actor) as a callable class
+inside ``ray.data.Dataset.map_batches``: an actor
 pool where each actor loads the model once, takes ``num_gpus`` GPUs when the
 cluster has them, and encodes batches of rows. The driver receives the
 vectors in input order and writes them as shards
@@ -31,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.extras import require
-from workbench.streaming.encode import EncodingJob, layer_info
+from workbench.encoders.plan import EncodingPlan
+from workbench.streaming.encode import layer_info
 from workbench.streaming.shards import ShardWriter
 from workbench.streaming.sink import ShardSink
 from workbench.streaming.streamed import StreamedStack, open_stack
@@ -56,20 +59,20 @@ class _EncodeBatches:
     costs nothing when it is empty).
     """
 
-    def __init__(self, job: EncodingJob) -> None:
+    def __init__(self, plan: EncodingPlan) -> None:
         import torch
 
-        self.job = job
+        self.plan = plan
         # Ray gives each CPU actor num_cpus threads' worth of CPU; torch should agree
         threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
         if threads > 0:
             torch.set_num_threads(threads)
-        self.encoder = job.encoder()
+        self.encoder = plan.encoder()
 
     def __call__(self, batch: pd.DataFrame) -> dict[str, np.ndarray]:
         stop = int(batch[_STOP].max()) if _STOP in batch.columns else -1
         frame = batch.drop(columns=[_STOP], errors="ignore").reset_index(drop=True)
-        stack = self.job.encode(self.encoder, frame)
+        stack = self.plan.encode(self.encoder, frame, cache=False, progress=False)  # the store is the record
         meta = stack.meta
         out: dict[str, np.ndarray] = {
             f"{_LAYER}{json.dumps(key)}": space.numpy() for key, space in stack.items()
@@ -179,16 +182,14 @@ def encode(
     Examples
     --------
     >>> import ray, workbench as wb                              # doctest: +SKIP
-    >>> ray.init(address="auto")  # a cluster; leave out for a local Ray
+    >>> ray.init(address="auto")  # a cluster; leave out for a local Ray  # doctest: +SKIP
     >>> store = wb.distributed.encode(wb.load_emotion_sentences(), "sentence-transformers/all-MiniLM-L6-v2",
-    ...                               "/shared/minilm", layers=[-1])
-    >>> wb.LatentSpace.open("/shared/minilm")
+    ...                               "/shared/minilm", layers=[-1])  # doctest: +SKIP
+    >>> wb.LatentSpace.open("/shared/minilm")                     # doctest: +SKIP
     """
     ray = require("ray", feature="workbench.distributed.encode")
     require("ray.data", feature="workbench.distributed.encode")
     from tqdm.auto import tqdm
-
-    from workbench.datasets import check_frame
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
@@ -196,12 +197,12 @@ def encode(
     if not is_frame and not isinstance(dataset, ray.data.Dataset):
         raise TypeError(f"dataset must be a pandas DataFrame or a ray.data.Dataset; got {type(dataset).__name__}")
     columns = dataset if is_frame else pd.DataFrame(columns=dataset.schema().names)
-    job = EncodingJob.plan(model, columns, layers=layers, pooling=pooling, batch_size=encoder_batch_size,
-                           column=column, modality=modality, device=device, dtype=dtype, **options)  # fmt: skip
+    plan = EncodingPlan.resolve(model, columns, layers=layers, pooling=pooling, batch_size=encoder_batch_size,
+                                column=column, modality=modality, device=device, dtype=dtype, options=options)  # fmt: skip
     if is_frame:
-        frame = check_frame(dataset, modality=job.column)
-        dataset_hash = job.dataset_hash(frame)
-        writer = ShardWriter(out, job=job.key(dataset_hash), overwrite=overwrite)
+        frame = plan.frame(dataset)
+        dataset_hash = plan.dataset_hash(frame)
+        writer = ShardWriter(out, job=plan.key(dataset_hash), overwrite=overwrite)
         total = len(frame)
     else:
         # no resume without row positions: an existing store is only replaced on request
@@ -223,7 +224,7 @@ def encode(
     else:
         source = dataset
     mapped = source.map_batches(
-        _EncodeBatches, fn_constructor_kwargs={"job": job}, batch_size=batch_size, batch_format="pandas",
+        _EncodeBatches, fn_constructor_kwargs={"plan": plan}, batch_size=batch_size, batch_format="pandas",
         compute=ray.data.ActorPoolStrategy(size=actors), num_gpus=gpus, num_cpus=num_cpus,
     )  # fmt: skip
     mapped.context.execution_options.preserve_order = True  # shards follow the input order

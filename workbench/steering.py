@@ -41,6 +41,8 @@ import torch
 from torch import nn
 
 from workbench.encoders.hooks import Hooks, block_for_layer, find_blocks
+from workbench.encoders.layers import Layers, resolve_layers
+from workbench.encoders.pooling import pool
 from workbench.geometry.directions import Directions, DirectionSet
 from workbench.space import LatentSpace, LayerStack
 
@@ -388,20 +390,12 @@ def _tokenize(tokenizer, texts: list[str], max_length: int | None) -> dict[str, 
     return {"input_ids": input_ids, "attention_mask": mask}
 
 
-def _pool(hidden: torch.Tensor, mask: torch.Tensor, position: str) -> torch.Tensor:
-    if position == "last":
-        last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    weights = mask.to(hidden.dtype)[..., None]
-    return (hidden * weights).sum(1) / weights.sum(1)
-
-
 def block_outputs(
     model: nn.Module,
     tokenizer,
     texts: Sequence[str] | pd.DataFrame,
     *,
-    layers: Sequence[int] | None = None,
+    layers: Layers | None = None,
     position: str = "last",
     text: str = "text",
     batch_size: int = 16,
@@ -418,13 +412,17 @@ def block_outputs(
         Either padding side works; no pad token is needed.
     texts : list of str, or DataFrame with a ``text`` column
         A DataFrame becomes the stack's meta.
-    layers : list of int, optional
-        hidden_states indices (default: 0..n_blocks). Layer k is the output
-        of block k-1 (the last one before the final norm); layer 0 the input
-        of block 0.
+    layers : "all", int or list of int, optional
+        hidden_states indices (default: all, 0..n_blocks), negative ones
+        counting from the end, as for :func:`workbench.encode`. Layer k is
+        the output of block k-1 (the last one before the final norm); layer
+        0 the input of block 0.
     position : {"last", "mean"}, default "last"
         The last real token (where steering's ``positions="last"`` acts, and
-        repeng's reading position) or the mean over real tokens.
+        repeng's reading position) or the mean over real tokens, pooled by
+        the encoders' own :func:`~workbench.encoders.pooling.pool`: up to the
+        last layer (after the final norm in ``hidden_states``, before it
+        here) the vectors equal ``workbench.encode(..., pooling=position)``.
     text : str, default "text"
         The column with the texts when ``texts`` is a DataFrame.
     batch_size : int, default 16
@@ -451,10 +449,7 @@ def block_outputs(
         meta = pd.DataFrame({"text": items})
     if not items:
         raise ValueError("no texts to encode")
-    n_blocks = len(find_blocks(model))
-    keys = list(range(n_blocks + 1)) if layers is None else [k + n_blocks + 1 if k < 0 else k for k in layers]
-    for key in keys:
-        block_for_layer(model, key)
+    keys = resolve_layers("all" if layers is None else layers, len(find_blocks(model)) + 1)
     device = next(model.parameters()).device
     accepted = inspect.signature(model.forward).parameters
     takes_positions = "position_ids" in accepted
@@ -482,7 +477,7 @@ def block_outputs(
             current.clear()
             model(**batch, **extra)
             for key in keys:
-                collected[key].append(_pool(current[key].float(), batch["attention_mask"], position).cpu())
+                collected[key].append(pool(current[key], position, mask=batch["attention_mask"].bool()).cpu())
     name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
     spaces = {
         key: LatentSpace(

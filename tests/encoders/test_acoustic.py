@@ -7,7 +7,7 @@ import pytest
 
 from workbench.datasets import load_speech
 from workbench.encoders.acoustic import ACOUSTIC_FEATURES, acoustic_features, encode_acoustic
-from workbench.encoders.media import MediaError
+from workbench.media import MediaError
 
 RATE = 16_000
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.encoders.batching import LayerBuffers, plan_batches, prefetch, ranges_index
-from workbench.encoders.media import MediaError, media_digest, read_audio, read_image
+from workbench.media import MediaError, media_digest, read_audio, read_image
 from workbench.encoders.pooling import pool, select_steps
 
 

@@ -71,9 +71,9 @@ def test_what_changes_the_vectors_misses(bert, texts, cache_dir):
     wb.encode(model, edited, processor=tokenizer, cache_dir=cache_dir, progress=False)
     assert len(_entries(cache_dir)) == 4
     with torch.no_grad():  # "fine-tuning" in the notebook
-        # a weight, not a bias: a constant added to every feature before a
-        # LayerNorm is removed again by its centring, so the vectors would not move
-        model.encoder.layer[0].output.dense.weight.mul_(1.5)
+        # not a constant shift: the LayerNorm right after this bias would remove one
+        bias = model.encoder.layer[0].output.dense.bias
+        bias.add_(torch.linspace(-0.5, 0.5, bias.numel()))
     tuned = wb.encode(model, texts, processor=tokenizer, cache_dir=cache_dir, progress=False)
     assert len(_entries(cache_dir)) == 5
     assert not torch.allclose(tuned[-1].vectors, base[-1].vectors)

@@ -16,27 +16,36 @@ k-1), recorded with their meaning in every space's provenance. Vectors are
 float32 on the CPU whatever the model ran in. Results are cached (see
 :mod:`workbench.encoders.cache`).
 
-Modules: ``encode`` (dispatch), ``encoder`` (the shared loop), ``text``,
-``speech``, ``vision``, ``loading`` (model and processor resolution,
-offline errors, identity), ``pooling``, ``batching`` (buckets, prefetch,
-buffers), ``cache``, ``media`` (reading audio and images), ``bundled`` (the
-embedded MiniLM).
+Modules, in the order a call meets them: ``entry`` (``encode()``, the door),
+``plan`` (:class:`EncodingPlan`: model -> column -> options -> layers ->
+pooling -> cache key, decided once for every entry point), ``layers`` (the
+layer-key rule), ``base`` (:class:`Encoder`: the batch loop every modality
+shares), ``text``, ``speech``, ``vision`` (the modalities), ``loading``
+(model and processor resolution, offline errors, identity), ``pooling``,
+``batching`` (buckets, prefetch, buffers), ``cache``, ``hooks`` (forward hooks
+on a model's blocks), ``reporting`` (warnings that point at the user's line),
+``bundled`` (the embedded MiniLM), and the classical baselines ``acoustic``
+and ``image_features``. Reading audio and images, and the one
+:class:`~workbench.media.MediaError`, live in :mod:`workbench.media`, which
+datasets and widgets share.
 """
 
+from workbench.encoders.base import Encoder
 from workbench.encoders.bundled import DEFAULT_TEXT_MODEL_ID, default_text_model
 from workbench.encoders.cache import CacheWarning, EncodeCache, default_cache_dir
-from workbench.encoders.encode import encode
-from workbench.encoders.encoder import Encoder
-from workbench.encoders.media import MediaError
+from workbench.encoders.entry import encode
+from workbench.encoders.plan import EncodingPlan
 from workbench.encoders.speech import SpeechEncoder
 from workbench.encoders.text import TextEncoder
 from workbench.encoders.vision import VisionEncoder
+from workbench.media import MediaError
 
 __all__ = [
     "DEFAULT_TEXT_MODEL_ID",
     "CacheWarning",
     "EncodeCache",
     "Encoder",
+    "EncodingPlan",
     "MediaError",
     "SpeechEncoder",
     "TextEncoder",

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.datasets.schema import check_frame, fingerprint
-from workbench.encoders.media import read_audio
+from workbench.media import read_audio
 from workbench.extras import require
 from workbench.space import LatentSpace
 
@@ -141,7 +140,7 @@ def acoustic_features(data: pd.DataFrame | Sequence, *, progress: bool = False) 
     data : DataFrame with an ``audio`` column, or a sequence of clips
         Clips as paths, 1-D arrays at 16 kHz or ``{"array", "sampling_rate"}``
         dicts, read as the speech encoders read them
-        (:func:`workbench.encoders.media.read_audio`).
+        (:func:`workbench.media.read_audio`).
     progress : bool
         Show a progress bar.
 

@@ -39,6 +39,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from workbench.encoders.layers import resolve_layers
+
 __all__ = ["Hooks", "find_blocks", "block_for_layer", "hidden_of", "with_hidden"]
 
 #: Where the common architectures keep their blocks, most specific first.
@@ -124,24 +126,28 @@ def block_for_layer(model: nn.Module, layer: int) -> tuple[nn.Module, str]:
     """The module and the site (``"input"`` / ``"output"``) that hold layer ``layer``.
 
     Layer ``k >= 1`` is the output of block ``k - 1``; layer ``0`` is the
-    input of block 0. Negative layers count from the end (``-1`` = last block).
+    input of block 0. Negative layers count from the end (``-1`` = last
+    block), by the encoders' one layer-key rule
+    (:func:`workbench.encoders.layers.resolve_layers`).
 
     Raises
     ------
+    TypeError
+        When ``layer`` is not an int.
     IndexError
-        When the layer is outside ``0..n_blocks`` (or ``-n_blocks..-1``).
+        When the layer is outside ``0..n_blocks`` (or ``-(n_blocks + 1)..-1``).
     """
     blocks = find_blocks(model)
     n_layers = len(blocks) + 1
     if isinstance(layer, bool) or not isinstance(layer, int):
         raise TypeError(f"layers must be integers (hidden_states indices); got {layer!r}")
-    if not -len(blocks) <= layer < n_layers:
+    try:
+        (layer,) = resolve_layers(layer, n_layers)
+    except ValueError:
         raise IndexError(
             f"layer {layer} is out of range: {type(model).__name__} has {len(blocks)} blocks, so layers "
-            f"0..{len(blocks)} (0 = embeddings, k = output of block k-1) or -{len(blocks)}..-1"
-        )
-    if layer < 0:
-        layer += n_layers
+            f"0..{len(blocks)} (0 = embeddings, k = output of block k-1) or -{n_layers}..-1"
+        ) from None
     if layer == 0:
         return blocks[0], "input"
     return blocks[layer - 1], "output"

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.datasets.schema import check_frame, fingerprint
-from workbench.encoders.media import read_image
+from workbench.media import read_image
 from workbench.space import LatentSpace
 
 __all__ = ["hog", "image_array", "encode_image_features"]
@@ -34,7 +34,7 @@ def image_array(source: Any, *, size: int, grey: bool = False, row: Any = None) 
     ----------
     source : PIL image, path, or array of shape (H, W) or (H, W, C)
         Read as the vision encoders read it
-        (:func:`workbench.encoders.media.read_image`).
+        (:func:`workbench.media.read_image`).
     row : optional
         The row's id, for error messages.
 

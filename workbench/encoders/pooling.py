@@ -2,8 +2,10 @@
 
 All functions take one layer's hidden states for a batch, ``(batch, steps,
 width)``, and a boolean ``mask`` of shape ``(batch, steps)`` marking the real
-(non-padding) steps; padding is always on the right (the encoders pad
-themselves), so the real steps of row ``i`` are ``0 .. lengths[i] - 1``.
+(non-padding) steps. The encoders pad on the right, so the real steps of row
+``i`` are ``0 .. lengths[i] - 1``; :func:`workbench.steering.block_outputs`
+keeps a generation tokenizer's left padding and pools through the same
+:func:`pool` with the mask alone.
 
 ========  ===================================================================
 ``mean``  average over the real steps (sentence-transformers' mean pooling:
@@ -60,7 +62,9 @@ def pool(hidden: torch.Tensor, how: str, *, mask: torch.Tensor | None = None, le
     mask : bool tensor of shape (batch, steps), optional
         Real steps; all steps when omitted.
     lengths : long tensor of shape (batch,), optional
-        Number of real steps per row (the row sums of ``mask``).
+        Number of real steps per row (the row sums of ``mask``), for right
+        padding. ``last`` without ``lengths`` takes the mask's last real
+        step, so left padding (a generation tokenizer's) works too.
 
     Returns
     -------
@@ -73,6 +77,8 @@ def pool(hidden: torch.Tensor, how: str, *, mask: torch.Tensor | None = None, le
     [[1.5, 2.5, 3.5]]
     >>> pool(h, "last", lengths=torch.tensor([2])).tolist()
     [[3.0, 4.0, 5.0]]
+    >>> pool(h, "last", mask=torch.tensor([[False, False, True, True]])).tolist()  # left padding
+    [[9.0, 10.0, 11.0]]
     """
     if hidden.ndim == 4:
         if how != "mean":
@@ -83,10 +89,14 @@ def pool(hidden: torch.Tensor, how: str, *, mask: torch.Tensor | None = None, le
     if how == "cls":
         return _float(hidden[:, 0])
     if how == "last":
-        if lengths is None:
-            return _float(hidden[:, -1])
         rows = torch.arange(hidden.shape[0], device=hidden.device)
-        return _float(hidden[rows, lengths.to(hidden.device) - 1])
+        if lengths is not None:
+            return _float(hidden[rows, lengths.to(hidden.device) - 1])
+        if mask is not None:  # padding on either side: the last real step is the mask's last True
+            mask = mask.to(hidden.device)
+            last = (mask * torch.arange(mask.shape[1], device=hidden.device)).argmax(dim=1)
+            return _float(hidden[rows, last])
+        return _float(hidden[:, -1])
     if how == "mean":
         hidden = _float(hidden)
         if mask is None:

@@ -1,7 +1,7 @@
 """Speech encoders: wav2vec 2.0, HuBERT, WavLM (raw waveform) and Whisper's encoder (log-mel).
 
 Audio is read mono and resampled to the feature extractor's rate (see
-:mod:`workbench.encoders.media`). Lengths are read from file headers first, so
+:mod:`workbench.media`). Lengths are read from file headers first, so
 batches are bucketed by duration before anything is decoded; decoding,
 resampling and feature extraction of the next batch run in a background
 thread while the model runs.
@@ -27,7 +27,6 @@ in provenance).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,9 +34,9 @@ import pandas as pd
 import torch
 
 from workbench.encoders.batching import ranges_index
-from workbench.encoders.encoder import Batch, Encoder, Prepared
+from workbench.encoders.base import Batch, Encoder, Prepared
 from workbench.encoders.reporting import examples, warn
-from workbench.encoders.media import MediaError, audio_length, check_on_error, read_audio, record_failure
+from workbench.media import MediaError, audio_length, check_on_error, read_audio, record_failure
 
 __all__ = ["SpeechEncoder"]
 
@@ -46,8 +45,9 @@ class SpeechEncoder(Encoder):
 
     Parameters
     ----------
-    model, processor, device, dtype, revision, trust_remote_code, hub_kwargs
-        See :class:`~workbench.encoders.encoder.Encoder`; ``processor`` is
+    model, processor, **loading
+        See :class:`~workbench.encoders.base.Encoder` (``device``, ``dtype``,
+        ``revision``, ``trust_remote_code``, ``hub_kwargs``); ``processor`` is
         the feature extractor (or a processor holding one).
     sampling_rate : int, optional
         The rate of audio given as bare arrays (files and ``datasets`` dicts
@@ -75,19 +75,12 @@ class SpeechEncoder(Encoder):
         model: Any,
         processor: Any = None,
         *,
-        device: str | torch.device = "auto",
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        trust_remote_code: bool = False,
-        hub_kwargs: Mapping[str, Any] | None = None,
         sampling_rate: int | None = None,
         max_seconds: float | None = None,
         on_error: str = "raise",
+        **loading: Any,
     ) -> None:
-        super().__init__(
-            model, processor, device=device, dtype=dtype, revision=revision,
-            trust_remote_code=trust_remote_code, hub_kwargs=hub_kwargs,
-        )
+        super().__init__(model, processor, **loading)
         if max_seconds is not None and max_seconds <= 0:
             raise ValueError(f"max_seconds must be positive; got {max_seconds}")
         self._options = {"sampling_rate": sampling_rate, "max_seconds": max_seconds, "on_error": check_on_error(on_error)}

@@ -16,7 +16,6 @@ rounding, whatever batch it falls in. ``last`` is the last real token.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import pandas as pd
 import torch
 
 from workbench.encoders.batching import ranges_index
-from workbench.encoders.encoder import Batch, Encoder, Prepared
+from workbench.encoders.base import Batch, Encoder, Prepared
 from workbench.encoders.loading import is_causal_lm
 from workbench.encoders.reporting import examples, warn
 
@@ -38,8 +37,9 @@ class TextEncoder(Encoder):
 
     Parameters
     ----------
-    model, processor, device, dtype, revision, trust_remote_code, hub_kwargs
-        See :class:`~workbench.encoders.encoder.Encoder`; ``processor`` is
+    model, processor, **loading
+        See :class:`~workbench.encoders.base.Encoder` (``device``, ``dtype``,
+        ``revision``, ``trust_remote_code``, ``hub_kwargs``); ``processor`` is
         the tokenizer.
     max_length : int, optional
         Tokens kept per text (longer texts are truncated, with a warning).
@@ -68,19 +68,12 @@ class TextEncoder(Encoder):
         model: Any,
         processor: Any = None,
         *,
-        device: str | torch.device = "auto",
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        trust_remote_code: bool = False,
-        hub_kwargs: Mapping[str, Any] | None = None,
         max_length: int | None = None,
         chat_template: bool = False,
         system_prompt: str | None = None,
+        **loading: Any,
     ) -> None:
-        super().__init__(
-            model, processor, device=device, dtype=dtype, revision=revision,
-            trust_remote_code=trust_remote_code, hub_kwargs=hub_kwargs,
-        )
+        super().__init__(model, processor, **loading)
         if system_prompt is not None and not chat_template:
             raise ValueError("system_prompt needs chat_template=True")
         if chat_template and not getattr(self.processor, "chat_template", None):

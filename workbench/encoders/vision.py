@@ -1,6 +1,6 @@
 """Vision encoders: ViT, CLIP's (or SigLIP's) vision tower, any AutoModel with an image processor.
 
-Images are read as RGB (see :mod:`workbench.encoders.media`); file headers
+Images are read as RGB (see :mod:`workbench.media`); file headers
 are checked before the first batch so a bad file fails fast, and decoding and
 the image processor's resizing run in a background thread while the model
 runs. The image processor makes every image the same size, so there is
@@ -15,15 +15,13 @@ feature maps, which ``mean`` averages over space.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from workbench.encoders.encoder import Batch, Encoder, Prepared
-from workbench.encoders.media import MediaError, check_image, check_on_error, read_image, record_failure
+from workbench.encoders.base import Batch, Encoder, Prepared
+from workbench.media import MediaError, check_image, check_on_error, read_image, record_failure
 
 __all__ = ["VisionEncoder"]
 
@@ -39,8 +37,9 @@ class VisionEncoder(Encoder):
 
     Parameters
     ----------
-    model, processor, device, dtype, revision, trust_remote_code, hub_kwargs
-        See :class:`~workbench.encoders.encoder.Encoder`; ``processor`` is
+    model, processor, **loading
+        See :class:`~workbench.encoders.base.Encoder` (``device``, ``dtype``,
+        ``revision``, ``trust_remote_code``, ``hub_kwargs``); ``processor`` is
         the image processor (or a processor holding one).
     on_error : {"raise", "skip"}, default "raise"
         An unreadable image raises an error naming the row and the path, or
@@ -61,17 +60,10 @@ class VisionEncoder(Encoder):
         model: Any,
         processor: Any = None,
         *,
-        device: str | torch.device = "auto",
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        trust_remote_code: bool = False,
-        hub_kwargs: Mapping[str, Any] | None = None,
         on_error: str = "raise",
+        **loading: Any,
     ) -> None:
-        super().__init__(
-            model, processor, device=device, dtype=dtype, revision=revision,
-            trust_remote_code=trust_remote_code, hub_kwargs=hub_kwargs,
-        )
+        super().__init__(model, processor, **loading)
         self._options = {"on_error": check_on_error(on_error)}
         config = self.model.config
         image, patch = _side(getattr(config, "image_size", None)), _side(getattr(config, "patch_size", None))

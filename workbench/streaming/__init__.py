@@ -25,7 +25,7 @@ _EXPORTS = {
     "EncodingJob": "workbench.streaming.encode",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(set(_EXPORTS) - {"EncodingJob"})  # deprecated: reachable, not advertised
 
 
 def __getattr__(name: str) -> Any:

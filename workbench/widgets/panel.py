@@ -26,6 +26,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from workbench.media import MediaError  # the one MediaError: a panel shows the same failures the encoders raise
+
 __all__ = ["RowPanel", "image_thumbnail", "audio_bytes"]
 
 #: Sampling rate assumed for audio arrays without one.
@@ -40,10 +42,6 @@ def _is_missing(value: Any) -> bool:
         return bool(pd.isna(value)) if np.ndim(value) == 0 else False
     except (TypeError, ValueError):
         return False
-
-
-class MediaError(Exception):
-    """A media value that cannot be shown; the message is what the panel says."""
 
 
 def _path_of(value: Any) -> Path | None:

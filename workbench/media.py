@@ -37,7 +37,18 @@ ON_ERROR = ("raise", "skip")
 
 
 class MediaError(ValueError):
-    """A cell of the data that cannot be read; ``row`` is its id, ``path`` the file if any."""
+    """A cell of the data that cannot be read; ``row`` is its id, ``path`` the file if any.
+
+    The one error for unreadable media in the workbench: the encoders and
+    datasets raise it naming the row, and the Explorer's row panel shows its
+    message (there ``row`` and ``path`` may be None).
+
+    Examples
+    --------
+    >>> error = MediaError("row 'a' (x.wav): cannot read audio: no such file", row="a", path="x.wav")
+    >>> isinstance(error, ValueError), error.row, error.path
+    (True, 'a', 'x.wav')
+    """
 
     def __init__(self, message: str, *, row: Any = None, path: str | None = None) -> None:
         super().__init__(message)

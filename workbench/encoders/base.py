@@ -1,4 +1,4 @@
-"""What every encoder shares: loading, the batch loop, layers, provenance, cache, meta.
+"""The Encoder base class: loading, the batch loop, pooling, provenance; the modality encoders' parent.
 
 A modality encoder (:class:`~workbench.encoders.text.TextEncoder`,
 :class:`~workbench.encoders.speech.SpeechEncoder`,
@@ -6,7 +6,10 @@ A modality encoder (:class:`~workbench.encoders.text.TextEncoder`,
 of the DataFrame into model inputs (:meth:`Encoder._prepare`); this class
 runs the model over length-sorted batches, pools every requested hidden
 state, writes the vectors into preallocated float32 buffers at their input
-positions, and builds the :class:`~workbench.space.LayerStack`.
+positions, and builds the :class:`~workbench.space.LayerStack`. What to
+encode (column, options, layers, pooling, cache key) is decided by
+:class:`~workbench.encoders.plan.EncodingPlan`, the same plan every other
+entry point uses.
 
 Layer keys are ``hidden_states`` indices: 0 is the embedding output, ``k``
 the output of block ``k - 1``. Whether the last entry is before or after the
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,29 +33,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.datasets import check_frame, fingerprint
 from workbench.device import resolve_device, resolve_dtype
 from workbench.encoders.batching import LayerBuffers, plan_batches, prefetch
 from workbench.encoders.cache import EncodeCache, cache_key
-from workbench.encoders.loading import (
-    ModelRef,
-    load_model,
-    load_processor,
-    parameter_fingerprint,
-    processor_fingerprint,
-    resolve_model,
-    tower,
-)
-from workbench.encoders.media import media_digest
+from workbench.encoders.layers import LAYER_MEANING, Layers, resolve_layers
+from workbench.encoders.loading import ModelRef, load_model, load_processor, resolve_model, tower
+from workbench.encoders.plan import ENCODERS, EncodingPlan, attach_meta
+from workbench.encoders.pooling import PER_STEP, pool, select_steps
 from workbench.encoders.reporting import examples, warn
-from workbench.encoders.pooling import PER_STEP, check_pooling, pool, select_steps
 from workbench.space import LatentSpace, LayerStack
 
-__all__ = ["Encoder", "Batch", "Prepared", "resolve_layers", "LAYER_MEANING", "attach_meta"]
-
-LAYER_MEANING = "hidden_states[k]: 0 = embeddings, k = output of block k-1"
-
-Layers = Any  # "all", an int, or a sequence of ints
+__all__ = ["Encoder", "Batch", "Prepared"]
 
 
 @dataclass
@@ -113,51 +104,6 @@ class Prepared:
     prefetch: bool = False
 
 
-def resolve_layers(layers: Layers, n_hidden: int) -> list[int]:
-    """Layer keys (``hidden_states`` indices) from ``"all"``, an int, or ints (negative count from the end).
-
-    Examples
-    --------
-    >>> resolve_layers("all", 3), resolve_layers(-1, 7), resolve_layers([0, -1], 7)
-    ([0, 1, 2], [6], [0, 6])
-    """
-    if isinstance(layers, str):
-        if layers != "all":
-            raise ValueError(f"layers must be 'all', an int or a list of ints; got {layers!r}")
-        return list(range(n_hidden))
-    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
-        layers = [layers]
-    keys: list[int] = []
-    for layer in layers:
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-            raise TypeError(f"layers must be ints (hidden_states indices); got {layer!r}")
-        if not -n_hidden <= layer < n_hidden:
-            raise ValueError(
-                f"layer {layer} does not exist: the model has {n_hidden} hidden states "
-                f"(0 = embeddings .. {n_hidden - 1}; negative indices count from the end)"
-            )
-        key = int(layer) % n_hidden
-        if key not in keys:
-            keys.append(key)
-    if not keys:
-        raise ValueError("layers is empty; pass 'all' or at least one layer")
-    return keys
-
-
-def _check_layers_spec(layers: Layers) -> Layers:
-    """Validate the form of ``layers`` before any work; ranges are checked on the first batch."""
-    if isinstance(layers, str):
-        resolve_layers(layers, 1)
-        return layers
-    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
-        return int(layers)
-    if not isinstance(layers, Iterable):
-        raise TypeError(f"layers must be 'all', an int or a list of ints; got {layers!r}")
-    layers = list(layers)
-    resolve_layers(layers, 2**62)  # types and emptiness
-    return [int(layer) for layer in layers]
-
-
 @contextlib.contextmanager
 def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
     training = model.training
@@ -174,32 +120,6 @@ def _json_id(value: Any) -> Any:
 
 def _short_name(name: str) -> str:
     return name.rstrip("/").split("/")[-1] or name
-
-
-def attach_meta(stack: LayerStack, frame: pd.DataFrame) -> LayerStack:
-    """Rebuild the full meta of an encoded stack from its row structure and the data frame.
-
-    Per-sample rows take the frame's row with the same ``id``; per-step rows
-    (with ``sample_id``) keep their structural columns and repeat the
-    sample's other columns.
-    """
-    rows = stack.meta
-    per_step = "sample_id" in rows.columns
-    key = rows["sample_id"] if per_step else rows["id"]
-    positions = pd.Index(frame["id"]).get_indexer(pd.Index(key))
-    if (positions < 0).any():
-        raise ValueError("the cached rows do not match the data's ids")
-    picked = frame.iloc[positions].reset_index(drop=True)
-    if per_step:
-        extra = picked.drop(columns=[c for c in picked.columns if c in rows.columns or c == "id"])
-        meta = pd.concat([rows.reset_index(drop=True), extra], axis=1)
-    else:
-        meta = picked
-    spaces = {
-        key: LatentSpace(space.vectors, meta, name=space.name, provenance=space.provenance)
-        for key, space in stack.items()
-    }
-    return LayerStack(spaces, name=stack.name, provenance=stack.provenance)
 
 
 class Encoder:
@@ -229,6 +149,32 @@ class Encoder:
     modality: ClassVar[str] = ""
     default_pooling: ClassVar[str] = "mean"
     default_batch_size: ClassVar[int] = 32
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the first class to name a modality is the one the planner picks for it
+        if "modality" in cls.__dict__ and cls.modality:
+            ENCODERS.setdefault(cls.modality, cls)
+
+    @classmethod
+    def complete_options(cls, given: Mapping[str, Any]) -> dict:
+        """``given`` completed with the defaults of this class's own keyword options.
+
+        Raises
+        ------
+        TypeError
+            For a name that is not one of the class's options.
+        """
+        common = set(inspect.signature(Encoder.__init__).parameters)
+        own = {
+            name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name not in common and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+        unknown = sorted(set(given) - set(own))
+        if unknown:
+            raise TypeError(f"{cls.__name__} does not take {unknown}; its options are {sorted(own) or 'none'}")
+        return {**own, **given}
 
     def __init__(
         self,
@@ -331,25 +277,23 @@ class Encoder:
             vectors of shape (n_rows, width) where n_rows is the number of
             samples, or of tokens / frames for per-step pooling.
         """
-        frame, column = self._frame(data, column)
-        pooling = check_pooling(pooling or self.default_pooling, self.modality)
-        layers = _check_layers_spec(layers)
-        # a model passed loaded may have been trained since the last call: fingerprint it each time
-        identity = self.ref.identity or {"weights_hash": parameter_fingerprint(self.model)}
-        dataset = data_hash(frame, column, self.modality)
+        plan = EncodingPlan.resolve(
+            self.ref, data, encoder=type(self), column=column, layers=layers, pooling=pooling,
+            options=self.options, dtype=self.dtype, processor=self.processor if self._processor_given else None,
+        )  # fmt: skip
+        frame = plan.frame(data)
+        dataset = plan.dataset_hash(frame)
+        identity = plan.identity()
         if cache:
-            parts = cache_parts(
-                self.ref.name, identity, self.processor if self._processor_given else None, self.modality,
-                self.options, self.dtype, dataset, column, layers, pooling,
-            )
+            parts = plan.cache_parts(dataset, identity)
             store, key = EncodeCache(cache_dir), cache_key(parts)
             hit = store.load(key)
             if hit is not None:
                 return attach_meta(hit, frame)
         stack = self._compute(
-            frame, column, layers, pooling, self.default_batch_size if batch_size is None else batch_size, sort_by_length, progress,
-            output_device, output_dtype, {"model": self.ref.name, **identity, "dataset": dataset},
-        )
+            frame, plan.column, plan.layers, plan.pooling, self.default_batch_size if batch_size is None else batch_size, sort_by_length,
+            progress, output_device, output_dtype, {"model": self.ref.name, **identity[0], "dataset": dataset},
+        )  # fmt: skip
         if cache:
             store.store(key, stack, parts)
         return attach_meta(stack, frame)
@@ -357,15 +301,6 @@ class Encoder:
     __call__ = encode
 
     # -- internals ------------------------------------------------------------------
-
-    def _frame(self, data: pd.DataFrame, column: str | None) -> tuple[pd.DataFrame, str]:
-        column = column or self.modality
-        if isinstance(data, pd.DataFrame) and column not in data.columns:
-            raise ValueError(
-                f"the data has no {column!r} column to encode with this {self.modality} model; "
-                f"columns are {list(data.columns)} (name the column with column=...)"
-            )
-        return check_frame(data, modality=column), column
 
     def _forward(self, inputs: Mapping[str, torch.Tensor], select: list[int] | bool) -> Any:
         moved = {}
@@ -508,45 +443,3 @@ def _check_finite(vectors: list[torch.Tensor], keys: list[int], rows: pd.DataFra
             ids = examples(rows["id"].to_numpy()[bad.cpu().numpy()])
             hint = " (float16 overflows easily: use bfloat16 or float32)" if dtype == torch.float16 else ""
             raise FloatingPointError(f"the model produced NaN or Inf at layer {key} for ids {ids}{hint}")
-
-
-def data_hash(frame: pd.DataFrame, column: str, modality: str) -> str:
-    """The dataset fingerprint in provenance and cache keys (media files by path, size and mtime)."""
-    if modality == "text":
-        return fingerprint(frame, ["id", column])
-    return fingerprint(frame, ["id"]) + media_digest(frame[column])[:16]
-
-
-def cache_parts(
-    name: str, identity: Mapping[str, Any], processor: Any, modality: str, options: Mapping[str, Any],
-    dtype: torch.dtype, dataset: str, column: str, layers: Layers, pooling: str,
-) -> dict:
-    """Everything that decides an encoding's vectors, as the cache key's source."""
-    return {
-        "model": name,
-        **identity,
-        "processor": processor_fingerprint(processor) if processor is not None else None,
-        "modality": modality,
-        "column": column,
-        "layers": layers,
-        "pooling": pooling,
-        "dtype": str(dtype).replace("torch.", ""),
-        "options": dict(options),
-        "data": dataset,
-    }
-
-
-def encoder_options(cls: type[Encoder], given: Mapping[str, Any]) -> dict:
-    """``given`` completed with the defaults of ``cls``'s own keyword options; unknown names raise TypeError."""
-    common = set(inspect.signature(Encoder.__init__).parameters)
-    own = {
-        name: parameter.default
-        for name, parameter in inspect.signature(cls.__init__).parameters.items()
-        if name not in common and parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-    unknown = sorted(set(given) - set(own))
-    if unknown:
-        raise TypeError(
-            f"{cls.__name__} does not take {unknown}; its options are {sorted(own) or 'none'}"
-        )
-    return {**own, **given}
