@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.neighbors import Metric, as_matrix, knn
-from workbench.geometry.relative import Data, as_space
+from workbench._checks import Data, check_matrix
+from workbench._space_checks import match_rows
+from workbench.geometry.neighbors import Metric, knn
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["compare", "compare_layers", "linear_cka", "match_rows", "METRICS"]
@@ -38,29 +39,6 @@ __all__ = ["compare", "compare_layers", "linear_cka", "match_rows", "METRICS"]
 METRICS = ("jaccard", "mrr", "cosine", "cka", "overlap")
 #: metrics that compare coordinates directly, so need spaces of one width
 CROSS_SPACE = ("jaccard", "mrr", "cosine")
-
-
-def match_rows(space_a: Data, space_b: Data) -> tuple[LatentSpace, LatentSpace]:
-    """The rows both spaces hold, matched by id, in ``space_a``'s order.
-
-    Plain arrays are matched by position (ids ``0..n-1``).
-
-    Raises
-    ------
-    ValueError
-        When the spaces share no id.
-    """
-    a, b = as_space(space_a, "space_a"), as_space(space_b, "space_b")
-    if a.n == b.n and np.array_equal(a.ids, b.ids):
-        return a, b
-    in_b = pd.Index(b.ids).get_indexer(a.ids)
-    shared = in_b >= 0
-    if not shared.any():
-        raise ValueError(
-            f"spaces {a.name!r} and {b.name!r} share no ids (e.g. {a.ids[:3].tolist()} vs {b.ids[:3].tolist()}); "
-            "comparing spaces needs the same samples in both, matched by the id column"
-        )
-    return a.take(np.flatnonzero(shared)), b.take(in_b[shared])
 
 
 def linear_cka(x: Data, y: Data) -> float:
@@ -102,7 +80,7 @@ def linear_cka(x: Data, y: Data) -> float:
 
 
 def _centred(data: Data, what: str) -> torch.Tensor:
-    x = as_matrix(data, what).to(torch.float64)
+    x = check_matrix(data, what).to(torch.float64)
     x = x - x.mean(0, keepdim=True)
     if not bool((x != 0).any()):
         raise ValueError(f"CKA is undefined: every row of {what} is the same vector")
@@ -175,7 +153,7 @@ def compare(
     [1.0, 1.0, 1.0, 1.0]
     """
     metrics = _check_metrics(metrics)
-    a, b = match_rows(space_a, space_b)
+    a, b = match_rows(space_a, space_b, warn_partial=True)
     _check_k(k, a.n, metrics)
     cache = _Neighbours(k, distance, device, progress)
     key_b = "a" if space_a is space_b else "b"

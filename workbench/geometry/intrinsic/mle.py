@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.geometry.duplicates import distinct_neighbourhoods, report_dropped
-from workbench.geometry.neighbors import Data, KNNGraph, as_matrix
+from workbench.geometry.intrinsic.duplicates import distinct_neighbourhoods, report_dropped
+from workbench._checks import Data, check_matrix
+from workbench.geometry.neighbors import KNNGraph
 
 __all__ = ["MLE", "levina_bickel"]
 
@@ -84,7 +85,7 @@ class MLE(BaseEstimator):
         How the per-point estimates become one: ``"harmonic"`` is
         ``1 / mean(1 / d_i)`` (MacKay–Ghahramani), the others are plain.
     duplicates : {"deduplicate", "drop"}, default "deduplicate"
-        See :mod:`workbench.geometry.duplicates`.
+        See :mod:`workbench.geometry.intrinsic.duplicates`.
     duplicate_tol : float, default 0.0
     device : {"auto", "cpu", "cuda", ...}
 
@@ -141,7 +142,7 @@ class MLE(BaseEstimator):
         """
         if self.aggregate not in _AGGREGATES:
             raise ValueError(f"aggregate must be one of {_AGGREGATES}; got {self.aggregate!r}")
-        x = as_matrix(X, "X")
+        x = check_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         lid, graph, rows, n_duplicates, n_dropped = local_mle(
             x,

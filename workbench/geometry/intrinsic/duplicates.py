@@ -32,14 +32,14 @@ with different padding.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from workbench.geometry.chunked import exact_copy_labels, is_chunked, subset_rows
+from workbench._checks import user_stacklevel
+from workbench.geometry.neighbors.chunked import exact_copy_labels, is_chunked, subset_rows
 from workbench.geometry.neighbors import KNNGraph, knn
 
 __all__ = ["DuplicateGroups", "DuplicateWarning", "POLICIES", "unique_rows", "distinct_neighbourhoods"]
@@ -75,14 +75,6 @@ class DuplicateGroups:
     def n_duplicates(self) -> int:
         """Rows that repeat an earlier row."""
         return len(self.inverse) - len(self.keep)
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside workbench."""
-    frame, level = sys._getframe(2), 2  # 1 is the function that calls warnings.warn
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("workbench."):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def check_policy(policy: str) -> None:

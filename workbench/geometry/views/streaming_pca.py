@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from workbench.device import chunk_rows
-from workbench.geometry.chunked import ChunkedVectors, as_chunked, is_chunked
+from workbench.geometry.neighbors.chunked import ChunkedVectors, as_chunked, is_chunked
 from workbench.space import LatentSpace
 
 __all__ = ["StreamingPCA"]

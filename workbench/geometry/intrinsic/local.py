@@ -35,11 +35,13 @@ import torch
 from sklearn.base import BaseEstimator
 
 from workbench.device import chunk_rows, resolve_device
-from workbench.geometry.duplicates import distinct_neighbourhoods, report_dropped, user_stacklevel
-from workbench.geometry.mle import local_mle
-from workbench.geometry.chunked import is_chunked, rows_at
-from workbench.geometry.neighbors import Data, KNNGraph, as_matrix
-from workbench.geometry.twonn import Method, twonn_dimension
+from workbench._checks import user_stacklevel
+from workbench.geometry.intrinsic.duplicates import distinct_neighbourhoods, report_dropped
+from workbench.geometry.intrinsic.mle import local_mle
+from workbench.geometry.neighbors.chunked import is_chunked, rows_at
+from workbench._checks import Data, check_matrix
+from workbench.geometry.neighbors import KNNGraph
+from workbench.geometry.intrinsic.twonn import Method, twonn_dimension
 
 __all__ = ["LocalIntrinsicDimension", "neighbourhood_twonn"]
 
@@ -219,7 +221,7 @@ def neighbourhood_twonn(
     n_members : int, optional
         Neighbourhood size ``L``; ``graph.k`` by default.
     discard_fraction, method, zero_tol
-        As in :func:`~workbench.geometry.twonn.twonn_dimension`.
+        As in :func:`~workbench.geometry.intrinsic.twonn.twonn_dimension`.
     device : {"auto", "cpu", "cuda", ...}
     chunk_size : int, optional
         Neighbourhoods per chunk; by default from the cache (CPU) or the free
@@ -283,7 +285,7 @@ class LocalIntrinsicDimension(BaseEstimator):
     method : {"linear", "mle"}, default "linear"
         TwoNN only: least-squares fit (the paper) or maximum likelihood.
     duplicates : {"deduplicate", "drop"}, default "deduplicate"
-        What to do with repeated rows; see :mod:`workbench.geometry.duplicates`.
+        What to do with repeated rows; see :mod:`workbench.geometry.intrinsic.duplicates`.
         Reported in ``n_duplicates_`` / ``n_dropped_`` and by a warning.
     duplicate_tol : float, default 0.0
         Rows closer than this count as copies.
@@ -372,7 +374,7 @@ class LocalIntrinsicDimension(BaseEstimator):
         """
         if self.estimator not in _ESTIMATORS:
             raise ValueError(f"estimator must be one of {_ESTIMATORS}; got {self.estimator!r}")
-        x = X if is_chunked(X) else as_matrix(X, "X")
+        x = X if is_chunked(X) else check_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         if self.estimator == "mle":
             lid, graph, rows, n_duplicates, n_dropped = local_mle(

@@ -43,9 +43,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry import direction_methods
-from workbench.geometry.direction_set import SIGN_CONVENTION, DirectionSet, build_direction_set, project
-from workbench.geometry.probes import label_codes, resolve_labels
+from workbench.geometry.directions import recipes as direction_methods
+from workbench.geometry.directions.direction_set import SIGN_CONVENTION, DirectionSet, build_direction_set, project
+from workbench.geometry.directions.probes import label_codes, resolve_labels
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["Directions", "DirectionSet", "SIGN_CONVENTION"]

@@ -24,8 +24,8 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from workbench.geometry.duplicates import unique_rows
-from workbench.geometry.intrinsic import LocalIntrinsicDimension
+from workbench.geometry.intrinsic.duplicates import unique_rows
+from workbench.geometry.intrinsic.local import LocalIntrinsicDimension
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["lid_profile", "token_lid"]

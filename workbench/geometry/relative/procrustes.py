@@ -21,9 +21,10 @@ import torch
 from sklearn.base import BaseEstimator
 
 from workbench.device import resolve_device
-from workbench.geometry.anchors import anchor_positions
-from workbench.geometry.compare import match_rows
-from workbench.geometry.relative import Data, as_space
+from workbench.geometry.relative.anchors import anchor_positions
+from workbench._space_checks import match_rows
+from workbench._checks import Data
+from workbench._space_checks import as_space
 from workbench.space import LatentSpace
 
 __all__ = ["Procrustes"]

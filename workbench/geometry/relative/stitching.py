@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.align import Procrustes
-from workbench.geometry.anchors import Strategy, anchor_positions, select_anchors
-from workbench.geometry.compare import match_rows
-from workbench.geometry.relative import Data, RelativeProjection, Similarity, jsonable
+from workbench.geometry.relative.procrustes import Procrustes
+from workbench.geometry.relative.anchors import Strategy, anchor_positions, select_anchors
+from workbench._space_checks import match_rows
+from workbench._checks import Data
+from workbench.geometry.relative.projection import RelativeProjection, Similarity, jsonable
 from workbench.space import LatentSpace
 
 __all__ = ["stitch", "default_classifier"]
