@@ -95,7 +95,7 @@ _EXPORTS: dict[str, str] = {
     "KNNGraph": "workbench.geometry.neighbors",
     "streaming": "workbench.streaming",
     "distributed": "workbench.distributed",
-    "StreamingPCA": "workbench.geometry.views.streaming_pca",
+    "StreamingPCA": "workbench.geometry.views.pca",
     # notebooks -> offline HTML; LID while fine-tuning
     "report": "workbench.report",
     "LIDCallback": "workbench.training",

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 if TYPE_CHECKING:  # for annotations only: space.py imports this module
     from workbench.space import LatentSpace
@@ -54,6 +54,15 @@ __all__ = [
 
 #: what geometry accepts as a set of vectors: one meaning, everywhere
 Data = Union["LatentSpace", torch.Tensor, np.ndarray]
+
+
+class NotFittedError(_SklearnNotFittedError, RuntimeError):
+    """An estimator was used before ``fit``.
+
+    scikit-learn's :class:`~sklearn.exceptions.NotFittedError` (so
+    ``except NotFittedError`` works as in scikit-learn), and a RuntimeError,
+    which these estimators raised before, so code that caught that still does.
+    """
 
 
 def is_chunked_source(data: Any) -> bool:
@@ -213,11 +222,18 @@ def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
 
 
 def check_fitted(estimator: Any, attribute: str) -> None:
-    """Raise scikit-learn's NotFittedError unless ``estimator.<attribute>`` exists."""
+    """Raise :class:`NotFittedError` unless ``estimator.<attribute>`` exists.
+
+    Examples
+    --------
+    >>> from workbench.geometry.views import StreamingPCA
+    >>> check_fitted(StreamingPCA(), "components_")
+    Traceback (most recent call last):
+    ...
+    workbench._checks.NotFittedError: this StreamingPCA is not fitted yet; call fit(...) before using it
+    """
     if getattr(estimator, attribute, None) is None:
-        raise NotFittedError(
-            f"this {type(estimator).__name__} is not fitted yet; call fit(...) before using it"
-        )
+        raise NotFittedError(f"this {type(estimator).__name__} is not fitted yet; call fit(...) before using it")
 
 
 def user_stacklevel() -> int:

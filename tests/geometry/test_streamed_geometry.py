@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from workbench import LatentSpace
 from workbench.geometry.neighbors.chunked import InMemoryVectors, as_chunked, is_chunked
 from workbench.geometry.neighbors import knn
-from workbench.geometry.views.streaming_pca import StreamingPCA
+from workbench.geometry.views.pca import StreamingPCA
 from workbench.streaming import ShardWriter
 
 

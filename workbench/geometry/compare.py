@@ -22,16 +22,15 @@ All neighbour searches go through :func:`workbench.geometry.neighbors.knn`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from workbench._checks import Data, check_matrix
+from workbench._checks import Data, check_matrix, warn
 from workbench._space_checks import match_rows
-from workbench.geometry.neighbors import Metric, knn
+from workbench.geometry.neighbors import Metric, knn, neighbor_graph
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["compare", "compare_layers", "linear_cka", "match_rows", "METRICS"]
@@ -277,20 +276,18 @@ def _warn_if_incomparable(a: LatentSpace, b: LatentSpace, metrics: Sequence[str]
     if not cross:
         return
     if a.dim != b.dim:
-        warnings.warn(
+        warn(
             f"{', '.join(cross)} read one space's coordinates in the other, so they need equal widths "
             f"({a.name!r} has {a.dim}, {b.name!r} has {b.dim}); they are NaN. Project both spaces onto the "
             "same anchor ids with RelativeProjection (or align them with Procrustes), or use 'cka' / 'overlap'.",
-            stacklevel=3,
         )
         return
     anchors_a = a.provenance.get("relative", {}).get("anchors")
     anchors_b = b.provenance.get("relative", {}).get("anchors")
     if anchors_a is not None and anchors_b is not None and anchors_a != anchors_b:
-        warnings.warn(
+        warn(
             f"{a.name!r} and {b.name!r} are relative to different anchors, so their coordinates do not "
             f"correspond and {', '.join(cross)} are not meaningful; project both on the same anchor ids",
-            stacklevel=3,
         )
 
 
@@ -305,8 +302,9 @@ class _Neighbours:
     def own(self, key, space: LatentSpace, k: int) -> torch.Tensor:
         """Each row's ``k`` nearest other rows of ``space``."""
         if key not in self._own:
-            graph = knn(space, self.k, metric=self.distance, device=self.device, progress=self.progress)
-            self._own[key] = graph.indices.cpu()
+            # the space's own graph comes from the shared cache: views and LID reuse it
+            graph = neighbor_graph(space, self.k, metric=self.distance, device=self.device, progress=self.progress)
+            self._own[key] = graph.indices
         return self._own[key][:, :k]
 
     def cross(self, key_a, key_b, a: LatentSpace, b: LatentSpace) -> torch.Tensor:

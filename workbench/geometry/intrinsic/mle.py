@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.geometry.intrinsic.duplicates import distinct_neighbourhoods, report_dropped
 from workbench._checks import Data, check_matrix
+from workbench.device import accumulate_dtype
+from workbench.geometry.intrinsic.duplicates import distinct_neighborhoods, report_dropped
 from workbench.geometry.neighbors import KNNGraph
 
 __all__ = ["MLE", "levina_bickel"]
@@ -60,7 +61,7 @@ def levina_bickel(
     >>> round(float(d[0]), 4)  # 2 / (log 4 + log 2)
     0.9618
     """
-    dtype = torch.float32 if distances.device.type == "mps" else torch.float64
+    dtype = accumulate_dtype(distances.device)
     r = distances.to(dtype)
     valid = r > zero_tol
     n_valid = valid.sum(1)
@@ -189,7 +190,7 @@ def local_mle(
     """
     if n_neighbors < 2:
         raise ValueError(f"the MLE needs n_neighbors >= 2; got {n_neighbors}")
-    used, graph, groups = distinct_neighbourhoods(
+    used, graph, groups = distinct_neighborhoods(
         x, n_neighbors, knn_graph=knn_graph, policy=duplicates, tol=duplicate_tol, device=device, progress=progress
     )
     graph = graph.truncate(n_neighbors)

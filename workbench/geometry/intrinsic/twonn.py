@@ -35,8 +35,9 @@ from typing import Literal
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.geometry.intrinsic.duplicates import check_policy, report_dropped, report_duplicates, unique_rows
 from workbench._checks import Data, check_matrix
+from workbench.device import accumulate_dtype
+from workbench.geometry.intrinsic.duplicates import check_policy, report_dropped, report_duplicates, unique_rows
 from workbench.geometry.neighbors import knn
 
 __all__ = ["TwoNN", "twonn_dimension"]
@@ -49,8 +50,8 @@ _METHODS = ("linear", "mle")
 
 def _fit_dtype(device: torch.device) -> torch.dtype:
     # the ratio fit is cheap (rows x L); float64 keeps it at rounding error
-    # from scikit-dimension. MPS has no float64, so it falls back to float32.
-    return torch.float32 if device.type == "mps" else torch.float64
+    # from scikit-dimension (float32 on MPS, which has no float64)
+    return accumulate_dtype(device)
 
 
 def twonn_dimension(

@@ -15,12 +15,11 @@ Modules import one way: graph <- exact, chunked <- chunked_exact <- faiss_index
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 
-from workbench._checks import Data, check_matrix
+from workbench._checks import Data, check_matrix, warn
 from workbench.geometry.neighbors.cache import clear_graphs, neighbor_graph
 from workbench.geometry.neighbors.chunked import ChunkedVectors, InMemoryVectors, as_chunked, is_chunked
 from workbench.geometry.neighbors.dispatch import knn
@@ -44,6 +43,6 @@ __all__ = [
 
 def as_matrix(data: Any, what: str = "data") -> torch.Tensor:
     """Deprecated: use :func:`workbench._checks.check_matrix`, the one door for input."""
-    warnings.warn("as_matrix is deprecated; geometry checks input with workbench._checks.check_matrix",
-                  DeprecationWarning, stacklevel=2)  # fmt: skip
+    warn("as_matrix is deprecated; geometry checks input with workbench._checks.check_matrix",
+                  DeprecationWarning)  # fmt: skip
     return check_matrix(data, what)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench._checks import Data
+from workbench._checks import Data, check_fitted
 from workbench._space_checks import as_space
 from workbench.device import chunk_rows, compute_dtype, resolve_device
 from workbench.geometry.relative.anchors import Strategy, anchor_positions, select_anchors
@@ -215,8 +215,7 @@ class RelativeProjection(BaseEstimator):
             provenance gains a ``"relative"`` entry recording the anchor ids
             and every option, so the view can be rebuilt.
         """
-        if not hasattr(self, "anchors_"):
-            raise RuntimeError("this RelativeProjection is not fitted yet; call fit(space) first")
+        check_fitted(self, "anchors_")
         space = as_space(X, "X")
         if space.dim != self.n_features_in_:
             raise ValueError(

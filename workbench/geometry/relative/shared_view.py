@@ -41,9 +41,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.relative.procrustes import Procrustes
-from workbench.geometry.relative.anchors import select_anchors
 from workbench.geometry.neighbors import knn
+from workbench.geometry.relative.anchors import select_anchors
+from workbench.geometry.relative.procrustes import Procrustes
 from workbench.geometry.relative.projection import RelativeProjection, jsonable
 from workbench.space import LatentSpace
 
@@ -277,7 +277,7 @@ def emotion_agreement(
     >>> x = np.repeat(np.eye(3), 5, axis=0) + 0.01 * np.random.default_rng(0).normal(size=(15, 3))
     >>> meta = pd.DataFrame({"id": range(15), "emotion": np.repeat(["joy", "fear", "anger"], 5)})
     >>> table = emotion_agreement({"a": LatentSpace(x, meta), "b": LatentSpace(2 * x, meta)}, k=3)
-    >>> table.to_numpy().min()
+    >>> float(table.to_numpy().min())
     1.0
     """
     return _agreement_table(_Pairs(spaces, exclude, align, fit_on), label, k, device)

@@ -3,12 +3,13 @@
 - :mod:`.projection`: :func:`project` (PCA, UMAP, t-SNE), cached per space, and
   :func:`align_to` to keep a map still across layers.
 - :mod:`.quality`: :func:`trustworthiness`, :func:`neighbor_preservation`.
-- :mod:`.streaming_pca`: :class:`StreamingPCA` for data read in chunks.
+- :mod:`.pca`: the one PCA, in memory (views) and :class:`StreamingPCA` over chunks.
 """
 
 from __future__ import annotations
 
 from workbench.geometry.neighbors import KNNGraph, knn, neighbor_graph
+from workbench.geometry.views.pca import StreamingPCA
 from workbench.geometry.views.projection import (
     METHODS,
     View,
@@ -19,7 +20,6 @@ from workbench.geometry.views.projection import (
     project,
 )
 from workbench.geometry.views.quality import neighbor_preservation, neighbour_preservation, trustworthiness
-from workbench.geometry.views.streaming_pca import StreamingPCA
 
 __all__ = [
     "View", "METHODS", "project", "align_to", "align_chain", "clear_cache", "trustworthiness",

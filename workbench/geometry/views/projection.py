@@ -12,9 +12,9 @@ version counter, so an edited or discarded tensor never returns a stale map.
 Plain NumPy inputs are not cached (NumPy has no version counter).
 
 Procrustes alignment of one view onto another (:func:`align_to`,
-:func:`align_chain`) lives here, in one place: it is a tiny
-``scipy.linalg.orthogonal_procrustes`` call on 2-D/3-D maps, used to keep the
-same point still when a user moves between layers.
+:func:`align_chain`) keeps the same point still when a user moves between
+layers; it uses the workbench's one orthogonal Procrustes
+(:func:`workbench.geometry.relative.procrustes.orthogonal_map`) plus a scale.
 """
 
 from __future__ import annotations
@@ -26,21 +26,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from workbench._checks import Data, check_matrix
+from workbench._checks import Data, check_matrix, warn
 from workbench.geometry.neighbors import KNNGraph, neighbor_graph
 from workbench.geometry.neighbors.cache import TensorCache, cache_owner, clear_graphs
+from workbench.geometry.relative.procrustes import orthogonal_map
+from workbench.geometry.views.pca import pca_coordinates
 from workbench.geometry.views.quality import trustworthiness
 from workbench.space import LatentSpace
 
-__all__ = [
-    "View",
-    "METHODS",
-    "project",
-    "neighbour_graph",
-    "align_to",
-    "align_chain",
-    "clear_cache",
-]
+__all__ = ["View", "METHODS", "project", "align_to", "align_chain", "clear_cache", "neighbour_graph"]
 
 Method = Literal["pca", "umap", "tsne"]
 METHODS: tuple[str, ...] = ("pca", "umap", "tsne")
@@ -114,8 +108,8 @@ def clear_cache() -> None:
 
 def neighbour_graph(data: Data, k: int, *, metric: str = "euclidean", progress: bool = False) -> KNNGraph:
     """Deprecated spelling of :func:`workbench.geometry.neighbors.neighbor_graph`."""
-    warnings.warn(
-        "neighbour_graph is deprecated; use workbench.geometry.neighbors.neighbor_graph", DeprecationWarning, stacklevel=2
+    warn(
+        "neighbour_graph is deprecated; use workbench.geometry.neighbors.neighbor_graph", DeprecationWarning
     )
     return neighbor_graph(data, k, metric=metric, progress=progress)
 
@@ -211,7 +205,7 @@ def project(
     if cached is not None:
         return cached if cached.name == name else replace(cached, name=name)
     if method == "pca":
-        coords = _pca(matrix, dims, metric)
+        coords = pca_coordinates(matrix, dims, metric)
     else:
         array = matrix.detach().to("cpu", torch.float32).numpy()
         if method == "umap":
@@ -228,38 +222,6 @@ def project(
     if owner is not None:
         store[(key, version)] = view
     return view
-
-
-def _pca(matrix: torch.Tensor, dims: int, metric: str) -> np.ndarray:
-    """Principal components in torch, where the vectors are.
-
-    The eigenvectors of the smaller of the covariance (d×d) and the Gram
-    matrix (n×n), in float64; signs fixed as scikit-learn's ``svd_flip``
-    does (largest loading positive), so the maps agree with ``PCA``. Torch
-    rather than scikit-learn because mixing torch's OpenMP threads with
-    NumPy's BLAS threads made the same PCA several times slower on few cores.
-    """
-    x = matrix.detach().float()
-    if metric == "cosine":
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    x = x - x.mean(0, keepdim=True)
-    n, width = x.shape
-    keep = min(dims, width, n)
-    if width <= n:
-        values, vectors = torch.linalg.eigh((x.T @ x).double())
-        components = vectors[:, -keep:].flip(1)  # (width, keep), largest first
-    else:
-        values, vectors = torch.linalg.eigh((x @ x.T).double())
-        scores = vectors[:, -keep:].flip(1) * values[-keep:].flip(0).clamp_min(0).sqrt()
-        components = x.double().T @ scores  # unnormalised loadings: only their signs and direction matter
-        components = components / components.norm(dim=0, keepdim=True).clamp_min(1e-300)
-    biggest = components.abs().argmax(0)
-    signs = torch.sign(components[biggest, torch.arange(keep, device=components.device)])
-    components = components * torch.where(signs == 0, torch.ones_like(signs), signs)
-    coords = (x @ components.float()).cpu().numpy()
-    if keep < dims:  # a 2-D space shown in 3-D: the third axis is flat
-        coords = np.hstack([coords, np.zeros((n, dims - keep), coords.dtype)])
-    return coords
 
 
 def _umap(
@@ -339,8 +301,6 @@ def align_to(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(align_to(turned, ref), ref, atol=1e-5))
     True
     """
-    from scipy.linalg import orthogonal_procrustes
-
     coords = np.asarray(coords, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     if coords.shape != reference.shape:
@@ -350,8 +310,8 @@ def align_to(coords: np.ndarray, reference: np.ndarray) -> np.ndarray:
     norm = float((a * a).sum())
     if norm == 0.0:
         return np.broadcast_to(reference.mean(0), coords.shape).astype(np.float32)
-    rotation, singular_sum = orthogonal_procrustes(a, b)
-    return ((a @ rotation) * (singular_sum / norm) + reference.mean(0)).astype(np.float32)
+    rotation, singular_sum = orthogonal_map(torch.from_numpy(a), torch.from_numpy(b))
+    return ((a @ rotation.numpy()) * (float(singular_sum) / norm) + reference.mean(0)).astype(np.float32)
 
 
 def align_chain(views: list[np.ndarray]) -> list[np.ndarray]:

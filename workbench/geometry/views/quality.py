@@ -12,13 +12,12 @@ costs one search per space, not one per map.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
-from workbench._checks import Data, check_matrix
+from workbench._checks import Data, check_matrix, warn
 from workbench.device import chunk_rows, compute_dtype, resolve_device
 from workbench.geometry.neighbors import knn, neighbor_graph
 
@@ -211,5 +210,5 @@ def neighbor_preservation(
 
 def neighbour_preservation(*args: Any, **kwargs: Any) -> np.ndarray:
     """Deprecated spelling of :func:`neighbor_preservation` (scikit-learn's US spelling)."""
-    warnings.warn("neighbour_preservation is deprecated; use neighbor_preservation", DeprecationWarning, stacklevel=2)
+    warn("neighbour_preservation is deprecated; use neighbor_preservation", DeprecationWarning)
     return neighbor_preservation(*args, **kwargs)
