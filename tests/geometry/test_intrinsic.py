@@ -11,7 +11,7 @@ from workbench.geometry.intrinsic.local import (  # noqa: E402
     _from_lists,
     _Lists,
     _two_nearest_members,
-    neighbourhood_twonn,
+    neighborhood_twonn as neighbourhood_twonn,
 )
 from workbench.geometry.intrinsic.mle import MLE  # noqa: E402
 from workbench.geometry.neighbors import knn  # noqa: E402

@@ -42,7 +42,9 @@ from workbench._checks import warn
 from workbench.geometry.neighbors import KNNGraph, knn
 from workbench.geometry.neighbors.chunked import exact_copy_labels, is_chunked, subset_rows
 
-__all__ = ["DuplicateGroups", "DuplicateWarning", "POLICIES", "unique_rows", "distinct_neighborhoods", "distinct_neighbourhoods"]
+__all__ = [
+    "DuplicateGroups", "DuplicateWarning", "POLICIES", "unique_rows", "distinct_neighborhoods", "distinct_neighbourhoods",
+]  # fmt: skip
 
 POLICIES = ("deduplicate", "drop")
 

@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator
 
 from workbench._checks import Data, check_matrix, warn
 from workbench.device import accumulate_dtype, chunk_rows, compute_dtype, resolve_device
-from workbench.geometry.intrinsic.duplicates import distinct_neighbourhoods, report_dropped
+from workbench.geometry.intrinsic.duplicates import distinct_neighborhoods, report_dropped
 from workbench.geometry.intrinsic.mle import local_mle
 from workbench.geometry.intrinsic.twonn import Method, twonn_dimension
 from workbench.geometry.neighbors import KNNGraph
@@ -410,7 +410,7 @@ class LocalIntrinsicDimension(BaseEstimator):
                 f"n_neighbors={self.n_neighbors} with discard_fraction={self.discard_fraction} keeps {kept} "
                 "ratios per neighbourhood; TwoNN needs at least 2"
             )
-        used, graph, groups = distinct_neighbourhoods(
+        used, graph, groups = distinct_neighborhoods(
             x,
             self.n_neighbors,
             knn_graph=knn_graph,
