@@ -64,7 +64,7 @@ def main() -> None:
     from sklearn.manifold import trustworthiness as sklearn_trustworthiness
 
     from workbench import LayerStack
-    from workbench.geometry.views import neighbour_preservation, project, trustworthiness
+    from workbench.geometry.views import neighbor_preservation as neighbour_preservation, project, trustworthiness
     from workbench.widgets import Explorer
     from workbench.widgets.transport import record_traffic
 

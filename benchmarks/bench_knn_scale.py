@@ -35,8 +35,8 @@ import time
 import numpy as np
 import torch
 
-from workbench.geometry.chunked import InMemoryVectors
-from workbench.geometry.faiss_index import build_index, default_nlist, default_nprobe, search_index
+from workbench.geometry.neighbors.chunked import InMemoryVectors
+from workbench.geometry.neighbors.faiss_index import build_index, default_nlist, default_nprobe, search_index
 from workbench.geometry.neighbors import knn
 
 

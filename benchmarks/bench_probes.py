@@ -87,7 +87,7 @@ def main() -> None:
 
     from workbench import probe_sweep
     from workbench.device import resolve_device
-    from workbench.geometry.probes import _folds, label_codes
+    from workbench.geometry.directions.probes import _folds, label_codes
 
     stack = make_stack(args.n, args.dim, args.layers, args.classes)
     _, codes = label_codes(stack.labels("label"))

@@ -131,7 +131,7 @@ def _load_space(path: Path):
 
 
 def _lid(args: argparse.Namespace) -> int:
-    from workbench.geometry.lid_profile import lid_profile
+    from workbench.geometry.intrinsic.profile import lid_profile
     from workbench.storage import atomic_file
 
     stack = _load_space(Path(args.space))

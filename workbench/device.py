@@ -12,7 +12,7 @@ import os
 
 import torch
 
-__all__ = ["resolve_device", "resolve_dtype", "free_memory", "chunk_rows"]
+__all__ = ["resolve_device", "resolve_dtype", "free_memory", "chunk_rows", "compute_dtype", "accumulate_dtype"]
 
 _DTYPES = {
     "float32": torch.float32,
@@ -158,3 +158,45 @@ def chunk_rows(
     if n_rows is not None:
         rows = min(rows, max(n_rows, 1))
     return max(rows, 1)
+
+
+def accumulate_dtype(device: str | torch.device) -> torch.dtype:
+    """The widest float ``device`` has: float64, or float32 on Apple's MPS.
+
+    Sums whose rounding matters (exact distances that rank near-ties, log
+    ratios of LID) accumulate in float64; MPS has no float64, so there they
+    fall back to float32, the one place that fallback is written.
+
+    Examples
+    --------
+    >>> accumulate_dtype("cpu")
+    torch.float64
+    """
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
+def compute_dtype(dtype: torch.dtype | torch.Tensor, device: str | torch.device | None = None) -> torch.dtype:
+    """The dtype geometry computes in for data of ``dtype``.
+
+    float64 stays float64 (the user asked for the precision); every other
+    dtype (half, bfloat16, integers) computes in float32, where half precision
+    would overflow or round away neighbour ranks. On MPS, which has no float64,
+    float64 falls back to float32 (:func:`accumulate_dtype`).
+
+    Parameters
+    ----------
+    dtype : torch.dtype or tensor
+        The data's dtype, or the data itself.
+    device : device-like, optional
+        Where the computation runs; only MPS changes the answer.
+
+    Examples
+    --------
+    >>> compute_dtype(torch.float16), compute_dtype(torch.float64)
+    (torch.float32, torch.float64)
+    """
+    if isinstance(dtype, torch.Tensor):
+        dtype = dtype.dtype
+    if dtype == torch.float64:
+        return torch.float32 if device is not None and torch.device(device).type == "mps" else torch.float64
+    return torch.float32

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from workbench import LatentSpace
-from workbench.geometry.align import Procrustes
+from workbench.geometry.relative.procrustes import Procrustes
 from workbench.geometry.compare import compare
 
 

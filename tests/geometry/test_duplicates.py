@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.geometry.duplicates import unique_rows
+from workbench.geometry.intrinsic.duplicates import unique_rows
 
 
 def test_exact_copies_keep_first_occurrences_in_order():

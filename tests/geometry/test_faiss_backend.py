@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.geometry import backends
-from workbench.geometry.chunked import InMemoryVectors
-from workbench.geometry.faiss_index import default_nlist, default_nprobe
+from workbench.geometry.neighbors import dispatch as backends
+from workbench.geometry.neighbors.chunked import InMemoryVectors
+from workbench.geometry.neighbors.faiss_index import default_nlist, default_nprobe
 from workbench.geometry.neighbors import knn
 
 pytest.importorskip("faiss")
@@ -81,7 +81,7 @@ def test_rows_ivf_leaves_short_are_searched_exactly(rng, caplog):
     # tiny cells and one probe: many rows see fewer than k + 1 points
     x = rng.normal(size=(400, 6)).astype(np.float32)
     exact = knn(x, 8, backend="torch", device="cpu")
-    with caplog.at_level(logging.INFO, logger="workbench.geometry.faiss_index"):
+    with caplog.at_level(logging.INFO, logger="workbench.geometry.neighbors.faiss_index"):
         graph = knn(x, 8, backend="faiss", index="ivf", nlist=100, nprobe=1, device="cpu")
     assert "searching those exactly" in caplog.text
     assert bool(torch.isfinite(graph.distances).all())
@@ -92,22 +92,22 @@ def test_rows_ivf_leaves_short_are_searched_exactly(rng, caplog):
 
 def test_auto_says_what_it_chose(rng, monkeypatch, caplog):
     x = _clustered(3000, dim=16)
-    with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):
+    with caplog.at_level(logging.INFO, logger="workbench.geometry.neighbors.dispatch"):
         small = knn(x, 5, device="cpu")
     assert small.backend == "torch" and "exact torch search" in caplog.text
     monkeypatch.setattr(backends, "AUTO_FAISS_WORK", 1000)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):
+    with caplog.at_level(logging.INFO, logger="workbench.geometry.neighbors.dispatch"):
         large = knn(x, 5, device="cpu")
     assert large.backend == "faiss-flat"  # never approximate unless asked
     assert "FAISS flat" in caplog.text and "approximate" not in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):
+    with caplog.at_level(logging.INFO, logger="workbench.geometry.neighbors.dispatch"):
         assert knn(x, 5, device="cpu", index="hnsw").backend == "faiss-hnsw"
     assert "approximate" in caplog.text
     monkeypatch.setattr(backends, "_faiss_installed", lambda: False)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="workbench.geometry.backends"):
+    with caplog.at_level(logging.INFO, logger="workbench.geometry.neighbors.dispatch"):
         fallback = knn(x, 5, device="cpu")
     assert fallback.backend == "torch" and "not installed" in caplog.text
 

@@ -5,15 +5,15 @@ import torch
 skdim = pytest.importorskip("skdim")
 
 from workbench import LatentSpace  # noqa: E402
-from workbench.geometry.duplicates import DuplicateWarning  # noqa: E402
-from workbench.geometry.intrinsic import (  # noqa: E402
+from workbench.geometry.intrinsic.duplicates import DuplicateWarning  # noqa: E402
+from workbench.geometry.intrinsic.local import (  # noqa: E402
     LocalIntrinsicDimension,
     _from_lists,
     _Lists,
     _two_nearest_members,
-    neighbourhood_twonn,
+    neighborhood_twonn as neighbourhood_twonn,
 )
-from workbench.geometry.mle import MLE  # noqa: E402
+from workbench.geometry.intrinsic.mle import MLE  # noqa: E402
 from workbench.geometry.neighbors import knn  # noqa: E402
 
 

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.geometry.intrinsic import LocalIntrinsicDimension
-from workbench.geometry.mle import MLE
-from workbench.geometry.twonn import TwoNN
+from workbench.geometry.intrinsic.mle import MLE
+from workbench.geometry.intrinsic.twonn import TwoNN
 
 _settings = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from workbench import LatentSpace, LayerStack
-from workbench.geometry.duplicates import DuplicateWarning
+from workbench.geometry.intrinsic.duplicates import DuplicateWarning
 from workbench.geometry.intrinsic import LocalIntrinsicDimension
-from workbench.geometry.lid_profile import lid_profile, token_lid
+from workbench.geometry.intrinsic.profile import lid_profile, token_lid
 
 
 def _patch(rng, n, d, width=24):

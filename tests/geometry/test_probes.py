@@ -9,7 +9,7 @@ import torch
 
 from tests.geometry.synthetic_emotions import emotion_stack
 from workbench import LatentSpace, LayerStack, plot_probe_sweep, probe_sweep
-from workbench.geometry.probes import _folds, _macro_f1, fit_logistic
+from workbench.geometry.directions.probes import _folds, _macro_f1, fit_logistic
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 from sklearn.base import clone
 
 from workbench import LatentSpace
-from workbench.geometry.anchors import anchor_positions, select_anchors
+from workbench.geometry.relative.anchors import anchor_positions, select_anchors
 from workbench.geometry.relative import RelativeProjection
 
 

@@ -17,10 +17,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from workbench import LatentSpace
-from workbench.geometry.anchors import select_anchors
+from workbench.geometry.relative.anchors import select_anchors
 from workbench.geometry.compare import compare
 from workbench.geometry.relative import RelativeProjection
-from workbench.geometry.stitching import stitch
+from workbench.geometry.relative.stitching import stitch
 
 pytestmark = pytest.mark.slow
 

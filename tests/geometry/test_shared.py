@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from workbench import LatentSpace
-from workbench.geometry.shared import (
+from workbench.geometry.relative.shared_view import (
     center_by,
     cross_modal_retrieval,
     emotion_agreement,

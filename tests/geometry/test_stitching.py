@@ -4,7 +4,7 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from workbench import LatentSpace
-from workbench.geometry.stitching import stitch
+from workbench.geometry.relative.stitching import stitch
 
 
 def _blobs(rng, n_per_class=60, classes=4, d=12):

@@ -7,9 +7,9 @@ import torch
 from sklearn.decomposition import PCA
 
 from workbench import LatentSpace
-from workbench.geometry.chunked import InMemoryVectors, as_chunked, is_chunked
+from workbench.geometry.neighbors.chunked import InMemoryVectors, as_chunked, is_chunked
 from workbench.geometry.neighbors import knn
-from workbench.geometry.streaming_pca import StreamingPCA
+from workbench.geometry.views.pca import StreamingPCA
 from workbench.streaming import ShardWriter
 
 
@@ -38,7 +38,7 @@ def test_chunked_exact_knn_equals_in_memory(stored, metric, monkeypatch):
     assert is_chunked(space)
     expected = knn(x, 7, metric=metric, backend="torch", device="cpu")
     # small query and database chunks force many merges across shard boundaries
-    monkeypatch.setattr("workbench.geometry.chunked_knn.DATABASE_CHUNK_ROWS", 97)
+    monkeypatch.setattr("workbench.geometry.neighbors.chunked_exact.DATABASE_CHUNK_ROWS", 97)
     graph = knn(space, 7, metric=metric, backend="torch", chunk_size=50, device="cpu")
     assert graph.backend == "torch"
     assert (graph.indices == expected.indices).float().mean() > 0.999

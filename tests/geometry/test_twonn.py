@@ -6,9 +6,9 @@ import torch
 
 skdim = pytest.importorskip("skdim")
 
-from workbench.geometry.duplicates import DuplicateWarning  # noqa: E402
-from workbench.geometry.mle import MLE, levina_bickel  # noqa: E402
-from workbench.geometry.twonn import TwoNN, twonn_dimension  # noqa: E402
+from workbench.geometry.intrinsic.duplicates import DuplicateWarning  # noqa: E402
+from workbench.geometry.intrinsic.mle import MLE, levina_bickel  # noqa: E402
+from workbench.geometry.intrinsic.twonn import TwoNN, twonn_dimension  # noqa: E402
 
 
 def _data(kind):

@@ -11,7 +11,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from workbench import LatentSpace
 from workbench.geometry import views
-from workbench.geometry.views import align_chain, align_to, neighbour_preservation, project, trustworthiness
+from workbench.geometry.views import align_chain, align_to, project, trustworthiness
+from workbench.geometry.views import neighbor_preservation as neighbour_preservation
 
 
 def blobs(n: int = 300, d: int = 12, centres: int = 4, seed: int = 0) -> np.ndarray:

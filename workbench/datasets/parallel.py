@@ -7,7 +7,7 @@ synthetic face showing its emotion at its intensity
 (:mod:`workbench.datasets.faces`); the three share ``id``, ``emotion`` and
 ``intensity``. Encode each column with its own model, and the spaces line up
 row for row by ``id`` -- the parallel anchors that a shared relative view
-(:func:`workbench.geometry.shared.shared_view`) needs.
+(:func:`workbench.geometry.relative.shared_view.shared_view`) needs.
 
 What carries the emotion differs by modality, by design: words in the text,
 prosody in the speech (the words are there too, for a model that

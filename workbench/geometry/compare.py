@@ -22,15 +22,15 @@ All neighbour searches go through :func:`workbench.geometry.neighbors.knn`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.neighbors import Metric, as_matrix, knn
-from workbench.geometry.relative import Data, as_space
+from workbench._checks import Data, check_matrix, warn
+from workbench._space_checks import match_rows
+from workbench.geometry.neighbors import Metric, knn, neighbor_graph
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["compare", "compare_layers", "linear_cka", "match_rows", "METRICS"]
@@ -38,29 +38,6 @@ __all__ = ["compare", "compare_layers", "linear_cka", "match_rows", "METRICS"]
 METRICS = ("jaccard", "mrr", "cosine", "cka", "overlap")
 #: metrics that compare coordinates directly, so need spaces of one width
 CROSS_SPACE = ("jaccard", "mrr", "cosine")
-
-
-def match_rows(space_a: Data, space_b: Data) -> tuple[LatentSpace, LatentSpace]:
-    """The rows both spaces hold, matched by id, in ``space_a``'s order.
-
-    Plain arrays are matched by position (ids ``0..n-1``).
-
-    Raises
-    ------
-    ValueError
-        When the spaces share no id.
-    """
-    a, b = as_space(space_a, "space_a"), as_space(space_b, "space_b")
-    if a.n == b.n and np.array_equal(a.ids, b.ids):
-        return a, b
-    in_b = pd.Index(b.ids).get_indexer(a.ids)
-    shared = in_b >= 0
-    if not shared.any():
-        raise ValueError(
-            f"spaces {a.name!r} and {b.name!r} share no ids (e.g. {a.ids[:3].tolist()} vs {b.ids[:3].tolist()}); "
-            "comparing spaces needs the same samples in both, matched by the id column"
-        )
-    return a.take(np.flatnonzero(shared)), b.take(in_b[shared])
 
 
 def linear_cka(x: Data, y: Data) -> float:
@@ -102,7 +79,7 @@ def linear_cka(x: Data, y: Data) -> float:
 
 
 def _centred(data: Data, what: str) -> torch.Tensor:
-    x = as_matrix(data, what).to(torch.float64)
+    x = check_matrix(data, what).to(torch.float64)
     x = x - x.mean(0, keepdim=True)
     if not bool((x != 0).any()):
         raise ValueError(f"CKA is undefined: every row of {what} is the same vector")
@@ -175,7 +152,7 @@ def compare(
     [1.0, 1.0, 1.0, 1.0]
     """
     metrics = _check_metrics(metrics)
-    a, b = match_rows(space_a, space_b)
+    a, b = match_rows(space_a, space_b, warn_partial=True)
     _check_k(k, a.n, metrics)
     cache = _Neighbours(k, distance, device, progress)
     key_b = "a" if space_a is space_b else "b"
@@ -299,20 +276,18 @@ def _warn_if_incomparable(a: LatentSpace, b: LatentSpace, metrics: Sequence[str]
     if not cross:
         return
     if a.dim != b.dim:
-        warnings.warn(
+        warn(
             f"{', '.join(cross)} read one space's coordinates in the other, so they need equal widths "
             f"({a.name!r} has {a.dim}, {b.name!r} has {b.dim}); they are NaN. Project both spaces onto the "
             "same anchor ids with RelativeProjection (or align them with Procrustes), or use 'cka' / 'overlap'.",
-            stacklevel=3,
         )
         return
     anchors_a = a.provenance.get("relative", {}).get("anchors")
     anchors_b = b.provenance.get("relative", {}).get("anchors")
     if anchors_a is not None and anchors_b is not None and anchors_a != anchors_b:
-        warnings.warn(
+        warn(
             f"{a.name!r} and {b.name!r} are relative to different anchors, so their coordinates do not "
             f"correspond and {', '.join(cross)} are not meaningful; project both on the same anchor ids",
-            stacklevel=3,
         )
 
 
@@ -327,8 +302,9 @@ class _Neighbours:
     def own(self, key, space: LatentSpace, k: int) -> torch.Tensor:
         """Each row's ``k`` nearest other rows of ``space``."""
         if key not in self._own:
-            graph = knn(space, self.k, metric=self.distance, device=self.device, progress=self.progress)
-            self._own[key] = graph.indices.cpu()
+            # the space's own graph comes from the shared cache: views and LID reuse it
+            graph = neighbor_graph(space, self.k, metric=self.distance, device=self.device, progress=self.progress)
+            self._own[key] = graph.indices
         return self._own[key][:, :k]
 
     def cross(self, key_a, key_b, a: LatentSpace, b: LatentSpace) -> torch.Tensor:

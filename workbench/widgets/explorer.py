@@ -36,7 +36,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from workbench.geometry.views import METHODS, View, align_to, neighbour_preservation, project
+from workbench.geometry.views import METHODS, View, align_to, project
+from workbench.geometry.views import neighbor_preservation as neighbour_preservation
 from workbench.space import LatentSpace, LayerStack
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.figure import MapFigure, hover_texts

@@ -67,7 +67,7 @@ def local_dimension(space: LatentSpace) -> np.ndarray:
     import warnings
 
     from workbench.geometry.intrinsic import LocalIntrinsicDimension
-    from workbench.geometry.views import neighbour_graph
+    from workbench.geometry.neighbors import neighbor_graph as neighbour_graph
 
     neighbours = min(LID_NEIGHBORS, space.n - 1)
     graph = neighbour_graph(space, neighbours, metric="euclidean")

@@ -42,29 +42,24 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import BaseEstimator
 
-from workbench.geometry import direction_methods
-from workbench.geometry.direction_set import SIGN_CONVENTION, DirectionSet, build_direction_set, project
-from workbench.geometry.probes import label_codes, resolve_labels
+from workbench._checks import Data, check_fitted, check_matrix, layer_key
+from workbench.geometry.directions import recipes as direction_methods
+from workbench.geometry.directions.direction_set import SIGN_CONVENTION, DirectionSet, build_direction_set, project
+from workbench.geometry.directions.probes import label_codes, resolve_labels
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["Directions", "DirectionSet", "SIGN_CONVENTION"]
 
-Data = Union[LatentSpace, LayerStack, np.ndarray, torch.Tensor]
 LabelArg = Union[str, Sequence[str]]
 
 def _matrix_and_meta(X: Data) -> tuple[torch.Tensor, pd.DataFrame | None]:
-    if isinstance(X, LatentSpace):
-        return X.vectors, X.meta
-    if isinstance(X, LayerStack):
-        raise TypeError("pass one layer (a LatentSpace) here, or layer= to choose one")
-    tensor = X.detach() if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
-    if tensor.ndim != 2:
-        raise ValueError(f"expected an array of shape (n_samples, n_features); got shape {tuple(tensor.shape)}")
-    return tensor, None
+    """The checked matrix (float64 stays float64) and the meta of a space (None for arrays)."""
+    return check_matrix(X, "X"), X.meta if isinstance(X, LatentSpace) else None
 
 
-class Directions:
+class Directions(BaseEstimator):
     """One direction per label, per layer: fit, score, predict, edit, ablate.
 
     Parameters
@@ -116,6 +111,10 @@ class Directions:
         The baseline actually used.
     layers_ : list
         Fitted layer keys, in order.
+
+    Learned vectors are computed in the data's dtype (float64 stays float64)
+    and kept as float32 torch tensors on the CPU inside each DirectionSet (what
+    steering adds to a model's hidden states); label arrays are NumPy arrays.
 
     Examples
     --------
@@ -188,7 +187,7 @@ class Directions:
         keys = meta[columns].astype(str).agg("\x1f".join, axis=1)
         return pd.factorize(keys)[0]
 
-    def fit(self, X: Data, y: Sequence | None = None, *, context: Sequence | None = None) -> Directions:
+    def fit(self, X: Data | LayerStack, y: Sequence | None = None, *, context: Sequence | None = None) -> Directions:
         """Find the directions of every label.
 
         Parameters
@@ -270,17 +269,15 @@ class Directions:
     # -- choosing a layer --------------------------------------------------------
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "directions_"):
-            raise RuntimeError("this Directions is not fitted yet; call fit() first")
+        check_fitted(self, "directions_")
 
     def _layer_key(self, X: Any, layer: Any) -> Any:
         self._check_fitted()
         if layer is not None:
-            if layer in self.directions_:
-                return layer
-            if isinstance(layer, (int, np.integer)) and -len(self.layers_) <= layer < 0:
-                return self.layers_[layer]
-            raise KeyError(f"no directions for layer {layer!r}; fitted layers are {self.layers_}")
+            try:
+                return layer_key(layer, self.layers_)
+            except KeyError:
+                raise KeyError(f"no directions for layer {layer!r}; fitted layers are {self.layers_}") from None
         if len(self.layers_) == 1:
             return self.layers_[0]
         own = X.provenance.get("layer") if isinstance(X, LatentSpace) else None
@@ -296,7 +293,7 @@ class Directions:
         """The direction of ``label`` at ``layer``: tensor of shape (n_features,)."""
         return self.direction_set(layer)[label]
 
-    def _on_layers(self, X: Data, layer: Any, fn) -> Any:
+    def _on_layers(self, X: Data | LayerStack, layer: Any, fn) -> Any:
         """Apply ``fn(direction_set, matrix)`` to one layer, or to every fitted layer of a stack."""
         if isinstance(X, LayerStack) and layer is None:
             self._check_fitted()
@@ -309,15 +306,21 @@ class Directions:
 
     # -- scoring ------------------------------------------------------------------
 
-    def transform(self, X: Data, *, layer: Any = None) -> np.ndarray:
-        """Scores of every row on every direction: ndarray of shape (n_samples, n_labels)."""
+    def transform(self, X: Data | LayerStack, *, layer: Any = None) -> np.ndarray | torch.Tensor:
+        """Scores of every row on every direction, of shape (n_samples, n_labels).
+
+        A tensor gives a tensor (on its device); a LatentSpace or an array
+        gives an ndarray: the scores are a table over labels, not a space
+        (:meth:`score` gives them as a DataFrame indexed by id).
+        """
         if isinstance(X, LayerStack):
             X = X[self._layer_key(None, layer)]
         key = self._layer_key(X, layer)
         fitted = self.directions_[key]
-        return project(fitted, _matrix_and_meta(X)[0]).cpu().numpy()
+        scores = project(fitted, _matrix_and_meta(X)[0])
+        return scores if isinstance(X, torch.Tensor) else scores.cpu().numpy()
 
-    def score(self, X: Data, *, layer: Any = None, intensity: bool = False) -> pd.DataFrame:
+    def score(self, X: Data | LayerStack, *, layer: Any = None, intensity: bool = False) -> pd.DataFrame:
         """Per-row projection on each direction, as a DataFrame ready to colour a plot.
 
         Unlike scikit-learn's ``score`` (an accuracy), this is the signed
@@ -355,7 +358,7 @@ class Directions:
             return pd.concat(result, axis=1, names=["layer", self.by])
         return result
 
-    def predict(self, X: Data, *, layer: Any = None, tier: str | None = None) -> np.ndarray:
+    def predict(self, X: Data | LayerStack, *, layer: Any = None, tier: str | None = None) -> np.ndarray:
         """The label whose direction scores highest, relative to its typical level.
 
         Each row gets ``intensity = (score - reference) / (typical - reference)``
@@ -389,13 +392,13 @@ class Directions:
 
     def edit(
         self,
-        X: Data,
+        X: Data | LayerStack,
         label: str,
         alpha: float | Sequence[float] | None = None,
         *,
         target_intensity: float | Sequence[float] | None = None,
         layer: Any = None,
-    ) -> Data:
+    ) -> Data | LayerStack:
         """Move rows along the direction of ``label``.
 
         Parameters
@@ -431,7 +434,7 @@ class Directions:
 
         return self._rewrite(X, layer, move, f"edit {label}")
 
-    def ablate(self, X: Data, label: LabelArg, *, layer: Any = None) -> Data:
+    def ablate(self, X: Data | LayerStack, label: LabelArg, *, layer: Any = None) -> Data | LayerStack:
         """Remove the direction(s) of ``label``: their scores become exactly 0.
 
         ``x - ((x - center) . d) d`` for one label; for several labels the
@@ -449,7 +452,7 @@ class Directions:
 
         return self._rewrite(X, layer, remove, f"ablate {', '.join(wanted)}")
 
-    def _rewrite(self, X: Data, layer: Any, fn, what: str) -> Data:
+    def _rewrite(self, X: Data | LayerStack, layer: Any, fn, what: str) -> Data | LayerStack:
         def apply(fitted: DirectionSet, data):
             matrix, _ = _matrix_and_meta(data)
             if matrix.shape[1] != fitted.dim:

@@ -22,9 +22,12 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 import torch
 
+from workbench._checks import check_int, warn
 from workbench.device import resolve_device
+from workbench.geometry.neighbors import knn
 from workbench.space import LatentSpace
 
 __all__ = ["select_anchors", "anchor_positions", "STRATEGIES"]
@@ -85,9 +88,7 @@ def select_anchors(
         raise TypeError(f"select_anchors needs a LatentSpace (ids come from its meta); got {type(space).__name__}")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be at least 1; got {n}")
+    n = check_int(n, "n", minimum=1)
     if n > space.n:
         raise ValueError(
             f"asked for {n} anchors but space {space.name!r} has only {space.n} samples; "
@@ -96,7 +97,7 @@ def select_anchors(
     if strategy == "stratified":
         if by is None:
             raise ValueError("strategy='stratified' needs by=<meta column holding the classes>")
-        positions = _stratified(space.labels(by), n, seed)
+        positions = _stratified(_class_labels(space, by, n), n, seed)
     elif strategy == "random":
         positions = np.random.default_rng(seed).choice(space.n, size=n, replace=False)
     elif strategy == "fps":
@@ -136,11 +137,34 @@ def anchor_positions(space: LatentSpace, ids: Sequence) -> np.ndarray:
 # ----------------------------------------------------------------------------
 
 
+def _class_labels(space: LatentSpace, by: str, n: int) -> np.ndarray:
+    """The ``by`` class of every row as a string, None where it is missing.
+
+    A missing class (NaN, None) is no class: those rows are never anchors.
+    Stringified, NaN would have become one more class named "nan".
+    """
+    labels = space.labels(by)
+    missing = pd.isna(pd.Series(labels, dtype=object)).to_numpy()
+    if missing.all():
+        raise ValueError(
+            f"strategy='stratified' needs classes in column {by!r}, but all {space.n} of its values are missing; "
+            "pass by=<a column with classes>, or another strategy"
+        )
+    if (~missing).sum() < n:
+        raise ValueError(
+            f"asked for {n} anchors but only {int((~missing).sum())} rows of space {space.name!r} have a class "
+            f"in column {by!r} ({int(missing.sum())} are missing)"
+        )
+    if missing.any():
+        warn(f"{int(missing.sum())} rows have no class in column {by!r}; they are not chosen as anchors")
+    return np.asarray([None if gone else str(label) for label, gone in zip(labels, missing)], dtype=object)
+
+
 def _stratified(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Round-robin over classes (sorted), each class in a seeded random order."""
+    """Round-robin over classes (sorted), each class in a seeded random order; None rows left out."""
     rng = np.random.default_rng(seed)
-    keys = np.asarray([str(label) for label in labels], dtype=object)
-    classes = sorted(set(keys.tolist()))
+    keys = np.asarray(labels, dtype=object)
+    classes = sorted({key for key in keys.tolist() if key is not None})
     queues = [rng.permutation(np.flatnonzero(keys == c)).tolist() for c in classes]
     chosen: list[int] = []
     while len(chosen) < n:
@@ -179,8 +203,6 @@ def _farthest_points(vectors: torch.Tensor, n: int, seed: int, device: torch.dev
 def _kmeans_medoids(vectors: torch.Tensor, n: int, seed: int) -> np.ndarray:
     """k-means on normalised vectors, then the real sample nearest each centroid."""
     from sklearn.cluster import KMeans
-
-    from workbench.geometry.neighbors import knn
 
     x = _unit_rows(vectors).cpu()
     centroids = KMeans(n_clusters=n, random_state=seed, n_init=1).fit(x.numpy()).cluster_centers_

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from workbench.device import compute_dtype
+
 __all__ = ["kdtree_knn", "MAX_KDTREE_DIM"]
 
 #: widest data ``backend="auto"`` sends to the k-d tree
@@ -43,5 +45,5 @@ def kdtree_knn(
         keep = np.argsort(own, axis=1, kind="stable")[:, :k]
         indices = np.take_along_axis(indices, keep, axis=1)
         distances = np.take_along_axis(distances, keep, axis=1)
-    dtype = torch.float64 if data.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(data)
     return torch.from_numpy(indices.astype(np.int64)), torch.from_numpy(distances).to(dtype)

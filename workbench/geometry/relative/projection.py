@@ -17,33 +17,22 @@ are projected with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.device import chunk_rows, resolve_device
-from workbench.geometry.anchors import Strategy, anchor_positions, select_anchors
-from workbench.space import LatentSpace, LayerStack
+from workbench._checks import Data, check_fitted
+from workbench._space_checks import as_space
+from workbench.device import chunk_rows, compute_dtype, resolve_device
+from workbench.geometry.relative.anchors import Strategy, anchor_positions, select_anchors
+from workbench.space import LatentSpace
 
-__all__ = ["RelativeProjection", "SIMILARITIES", "as_space", "jsonable"]
+__all__ = ["RelativeProjection", "SIMILARITIES", "jsonable"]
 
 Similarity = Literal["cosine", "euclidean", "l1", "rbf"]
 SIMILARITIES = ("cosine", "euclidean", "l1", "rbf")
-Data = Union[LatentSpace, torch.Tensor, np.ndarray]
-
-
-def as_space(data: Data, what: str = "data") -> LatentSpace:
-    """A LatentSpace as is; a tensor or array as a space with ids ``0..n-1``."""
-    if isinstance(data, LatentSpace):
-        return data
-    if isinstance(data, LayerStack):
-        raise TypeError(f"{what} is a LayerStack; pick one layer (stack[-1]) or use compare_layers for all of them")
-    try:
-        return LatentSpace(data, name=what)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{what}: {exc}") from None
 
 
 def jsonable(ids: Any) -> list:
@@ -174,7 +163,7 @@ class RelativeProjection(BaseEstimator):
         positions = anchor_positions(space, ids)
         device = resolve_device(self.device)
         vectors = space.vectors.index_select(0, torch.as_tensor(positions, device=space.device))
-        vectors = vectors.to(device=device, dtype=_compute_dtype(vectors))
+        vectors = vectors.to(device=device, dtype=compute_dtype(vectors, device))
         self.anchor_ids_ = space.ids[positions]
         self.n_features_in_ = space.dim
         self.shift_ = vectors.mean(0) if self.center else None
@@ -226,8 +215,7 @@ class RelativeProjection(BaseEstimator):
             provenance gains a ``"relative"`` entry recording the anchor ids
             and every option, so the view can be rebuilt.
         """
-        if not hasattr(self, "anchors_"):
-            raise RuntimeError("this RelativeProjection is not fitted yet; call fit(space) first")
+        check_fitted(self, "anchors_")
         space = as_space(X, "X")
         if space.dim != self.n_features_in_:
             raise ValueError(
@@ -295,7 +283,3 @@ class RelativeProjection(BaseEstimator):
             "gamma": self.gamma_,
             "source": source,
         }
-
-
-def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
-    return torch.float64 if tensor.dtype == torch.float64 else torch.float32

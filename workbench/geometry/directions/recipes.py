@@ -126,9 +126,9 @@ def probe_weights(X, codes, *, n_classes, C=1.0, max_iter=100) -> torch.Tensor:
 
     ``X`` has shape (n_layers, n_samples, n_features); the result (n_layers,
     n_classes, n_features), in the original coordinates. All layers are
-    solved in one batched problem (see :func:`workbench.geometry.probes.fit_logistic`).
+    solved in one batched problem (see :func:`workbench.geometry.directions.probes.fit_logistic`).
     """
-    from workbench.geometry.probes import fit_logistic
+    from workbench.geometry.directions.probes import fit_logistic
 
     weights = torch.ones(1, X.shape[1], device=X.device)
     coef, _ = fit_logistic(X, codes, weights, n_classes=n_classes, C=C, max_iter=max_iter)

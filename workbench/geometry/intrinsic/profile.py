@@ -24,8 +24,9 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from workbench.geometry.duplicates import unique_rows
-from workbench.geometry.intrinsic import LocalIntrinsicDimension
+from workbench._checks import layer_keys
+from workbench.geometry.intrinsic.duplicates import unique_rows
+from workbench.geometry.intrinsic.local import LocalIntrinsicDimension
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["lid_profile", "token_lid"]
@@ -120,7 +121,7 @@ def lid_profile(
     ([0, 1], True)
     """
     stack = _as_stack(stack)
-    keys = stack.layers if layers is None else stack[list(layers)].layers
+    keys = layer_keys(layers, stack.layers)  # a string is one key, never its characters
     rows = np.arange(stack.n)
     if sample is not None:
         if not 0 < sample:

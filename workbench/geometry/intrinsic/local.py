@@ -27,21 +27,21 @@ error. Both routes give scikit-dimension's numbers to rounding error
 
 from __future__ import annotations
 
-import warnings
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.device import chunk_rows, resolve_device
-from workbench.geometry.duplicates import distinct_neighbourhoods, report_dropped, user_stacklevel
-from workbench.geometry.mle import local_mle
-from workbench.geometry.chunked import is_chunked, rows_at
-from workbench.geometry.neighbors import Data, KNNGraph, as_matrix
-from workbench.geometry.twonn import Method, twonn_dimension
+from workbench._checks import Data, check_matrix, warn
+from workbench.device import accumulate_dtype, chunk_rows, compute_dtype, resolve_device
+from workbench.geometry.intrinsic.duplicates import distinct_neighborhoods, report_dropped
+from workbench.geometry.intrinsic.mle import local_mle
+from workbench.geometry.intrinsic.twonn import Method, twonn_dimension
+from workbench.geometry.neighbors import KNNGraph
+from workbench.geometry.neighbors.chunked import as_chunked, is_chunked, rows_at
 
-__all__ = ["LocalIntrinsicDimension", "neighbourhood_twonn"]
+__all__ = ["LocalIntrinsicDimension", "neighborhood_twonn", "neighbourhood_twonn"]
 
 Estimator = Literal["twonn", "mle"]
 _ESTIMATORS = ("twonn", "mle")
@@ -147,7 +147,7 @@ def _two_nearest_members(block: torch.Tensor, rows: torch.Tensor) -> tuple[torch
     del d2
     # exact distances of the two picks, from differences: the product above
     # loses the low bits of small distances, which are what the ratios need
-    norm_dtype = torch.float32 if block.device.type == "mps" else torch.float64  # MPS has no float64
+    norm_dtype = accumulate_dtype(block.device)
     exact = torch.stack(
         [
             torch.linalg.vector_norm(
@@ -167,7 +167,7 @@ def _measure_short(
     direct = short.any(1).nonzero().flatten()
     if not len(direct):
         return 0
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(x)
     for part in direct.split(rows_per_part):
         need = short[part]
         width = int(need.sum(1).max())
@@ -185,7 +185,7 @@ def _measure_short(
     return int(short.sum())
 
 
-def neighbourhood_twonn(
+def neighborhood_twonn(
     x: torch.Tensor,
     graph: KNNGraph,
     n_members: int | None = None,
@@ -219,7 +219,7 @@ def neighbourhood_twonn(
     n_members : int, optional
         Neighbourhood size ``L``; ``graph.k`` by default.
     discard_fraction, method, zero_tol
-        As in :func:`~workbench.geometry.twonn.twonn_dimension`.
+        As in :func:`~workbench.geometry.intrinsic.twonn.twonn_dimension`.
     device : {"auto", "cpu", "cuda", ...}
     chunk_size : int, optional
         Neighbourhoods per chunk; by default from the cache (CPU) or the free
@@ -236,7 +236,7 @@ def neighbourhood_twonn(
         Members that were measured directly.
     """
     device = resolve_device(device)
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(x)
     n_members = graph.k if n_members is None else int(n_members)
     if not 3 <= n_members <= graph.k:
         raise ValueError(f"TwoNN inside a neighbourhood needs 3 to {graph.k} members; got {n_members}")
@@ -283,7 +283,7 @@ class LocalIntrinsicDimension(BaseEstimator):
     method : {"linear", "mle"}, default "linear"
         TwoNN only: least-squares fit (the paper) or maximum likelihood.
     duplicates : {"deduplicate", "drop"}, default "deduplicate"
-        What to do with repeated rows; see :mod:`workbench.geometry.duplicates`.
+        What to do with repeated rows; see :mod:`workbench.geometry.intrinsic.duplicates`.
         Reported in ``n_duplicates_`` / ``n_dropped_`` and by a warning.
     duplicate_tol : float, default 0.0
         Rows closer than this count as copies.
@@ -372,7 +372,8 @@ class LocalIntrinsicDimension(BaseEstimator):
         """
         if self.estimator not in _ESTIMATORS:
             raise ValueError(f"estimator must be one of {_ESTIMATORS}; got {self.estimator!r}")
-        x = X if is_chunked(X) else as_matrix(X, "X")
+        # chunks read from disk are checked for NaN/Inf as they are read
+        x = as_chunked(X, "X") if is_chunked(X) else check_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         if self.estimator == "mle":
             lid, graph, rows, n_duplicates, n_dropped = local_mle(
@@ -389,11 +390,10 @@ class LocalIntrinsicDimension(BaseEstimator):
             lid, graph, rows, n_duplicates, n_dropped = self._fit_twonn(x, knn_graph)
         undefined = int(np.isnan(lid).sum())
         if undefined:
-            warnings.warn(
+            warn(
                 f"the local dimension is undefined (NaN) at {undefined} of {len(lid)} points: their "
                 "neighbourhoods have fewer than 2 usable ratios, or all ratios are 1",
                 RuntimeWarning,
-                stacklevel=user_stacklevel(),
             )
         self.lid_, self.knn_graph_, self.distinct_rows_ = lid, graph, rows
         self.n_duplicates_, self.n_dropped_ = n_duplicates, n_dropped
@@ -410,7 +410,7 @@ class LocalIntrinsicDimension(BaseEstimator):
                 f"n_neighbors={self.n_neighbors} with discard_fraction={self.discard_fraction} keeps {kept} "
                 "ratios per neighbourhood; TwoNN needs at least 2"
             )
-        used, graph, groups = distinct_neighbourhoods(
+        used, graph, groups = distinct_neighborhoods(
             x,
             self.n_neighbors,
             knn_graph=knn_graph,
@@ -419,7 +419,7 @@ class LocalIntrinsicDimension(BaseEstimator):
             device=self.device,
             progress=self.progress,
         )
-        dimension, dropped, self.n_direct_ = neighbourhood_twonn(
+        dimension, dropped, self.n_direct_ = neighborhood_twonn(
             used,
             graph,
             int(self.n_neighbors),
@@ -440,3 +440,9 @@ class LocalIntrinsicDimension(BaseEstimator):
     def fit_transform(self, X: Data, y: object = None, *, knn_graph: KNNGraph | None = None) -> np.ndarray:
         """Fit and return :attr:`lid_`, of shape (n_samples,)."""
         return self.fit(X, knn_graph=knn_graph).lid_
+
+
+def neighbourhood_twonn(*args: Any, **kwargs: Any) -> tuple:
+    """Deprecated spelling of :func:`neighborhood_twonn` (the US spelling, as scikit-learn's ``n_neighbors``)."""
+    warn("neighbourhood_twonn is deprecated; use neighborhood_twonn", DeprecationWarning)
+    return neighborhood_twonn(*args, **kwargs)

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.geometry.duplicates import distinct_neighbourhoods, report_dropped
-from workbench.geometry.neighbors import Data, KNNGraph, as_matrix
+from workbench._checks import Data, check_matrix
+from workbench.device import accumulate_dtype
+from workbench.geometry.intrinsic.duplicates import distinct_neighborhoods, report_dropped
+from workbench.geometry.neighbors import KNNGraph
 
 __all__ = ["MLE", "levina_bickel"]
 
@@ -59,7 +61,7 @@ def levina_bickel(
     >>> round(float(d[0]), 4)  # 2 / (log 4 + log 2)
     0.9618
     """
-    dtype = torch.float32 if distances.device.type == "mps" else torch.float64
+    dtype = accumulate_dtype(distances.device)
     r = distances.to(dtype)
     valid = r > zero_tol
     n_valid = valid.sum(1)
@@ -84,7 +86,7 @@ class MLE(BaseEstimator):
         How the per-point estimates become one: ``"harmonic"`` is
         ``1 / mean(1 / d_i)`` (MacKay–Ghahramani), the others are plain.
     duplicates : {"deduplicate", "drop"}, default "deduplicate"
-        See :mod:`workbench.geometry.duplicates`.
+        See :mod:`workbench.geometry.intrinsic.duplicates`.
     duplicate_tol : float, default 0.0
     device : {"auto", "cpu", "cuda", ...}
 
@@ -141,7 +143,7 @@ class MLE(BaseEstimator):
         """
         if self.aggregate not in _AGGREGATES:
             raise ValueError(f"aggregate must be one of {_AGGREGATES}; got {self.aggregate!r}")
-        x = as_matrix(X, "X")
+        x = check_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         lid, graph, rows, n_duplicates, n_dropped = local_mle(
             x,
@@ -188,7 +190,7 @@ def local_mle(
     """
     if n_neighbors < 2:
         raise ValueError(f"the MLE needs n_neighbors >= 2; got {n_neighbors}")
-    used, graph, groups = distinct_neighbourhoods(
+    used, graph, groups = distinct_neighborhoods(
         x, n_neighbors, knn_graph=knn_graph, policy=duplicates, tol=duplicate_tol, device=device, progress=progress
     )
     graph = graph.truncate(n_neighbors)

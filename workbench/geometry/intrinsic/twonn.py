@@ -25,7 +25,7 @@ duplicate often comes out at ``r1 ~ 1e-8`` instead of 0, its ratio is kept,
 ``log mu ~ 18`` dominates the fit and the estimate collapses (200 points in
 30-D plus 20 copies: 21.5 instead of 23.7 in 0.5, 0.17 in older versions).
 The workbench computes ``r1`` from coordinate differences, so copies are
-exactly 0; see :mod:`workbench.geometry.duplicates` for the policies.
+exactly 0; see :mod:`workbench.geometry.intrinsic.duplicates` for the policies.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from typing import Literal
 import torch
 from sklearn.base import BaseEstimator
 
-from workbench.geometry.duplicates import check_policy, report_dropped, report_duplicates, unique_rows
-from workbench.geometry.neighbors import Data, as_matrix, knn
+from workbench._checks import Data, check_matrix
+from workbench.device import accumulate_dtype
+from workbench.geometry.intrinsic.duplicates import check_policy, report_dropped, report_duplicates, unique_rows
+from workbench.geometry.neighbors import knn
 
 __all__ = ["TwoNN", "twonn_dimension"]
 
@@ -48,8 +50,8 @@ _METHODS = ("linear", "mle")
 
 def _fit_dtype(device: torch.device) -> torch.dtype:
     # the ratio fit is cheap (rows x L); float64 keeps it at rounding error
-    # from scikit-dimension. MPS has no float64, so it falls back to float32.
-    return torch.float32 if device.type == "mps" else torch.float64
+    # from scikit-dimension (float32 on MPS, which has no float64)
+    return accumulate_dtype(device)
 
 
 def twonn_dimension(
@@ -143,7 +145,7 @@ class TwoNN(BaseEstimator):
         ``"mle"``: closed-form maximum likelihood with the discarded ratios
         treated as censored.
     duplicates : {"deduplicate", "drop"}, default "deduplicate"
-        What to do with repeated rows; see :mod:`workbench.geometry.duplicates`.
+        What to do with repeated rows; see :mod:`workbench.geometry.intrinsic.duplicates`.
     duplicate_tol : float, default 0.0
         Rows closer than this (Euclidean) count as copies of each other.
     device : {"auto", "cpu", "cuda", ...}
@@ -194,7 +196,7 @@ class TwoNN(BaseEstimator):
         self
         """
         check_policy(self.duplicates)
-        x = as_matrix(X, "X")
+        x = check_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         self.n_duplicates_ = 0
         if self.duplicates == "deduplicate":

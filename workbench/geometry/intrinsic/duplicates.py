@@ -32,17 +32,19 @@ with different padding.
 
 from __future__ import annotations
 
-import sys
-import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from workbench.geometry.chunked import exact_copy_labels, is_chunked, subset_rows
+from workbench._checks import warn
 from workbench.geometry.neighbors import KNNGraph, knn
+from workbench.geometry.neighbors.chunked import exact_copy_labels, is_chunked, subset_rows
 
-__all__ = ["DuplicateGroups", "DuplicateWarning", "POLICIES", "unique_rows", "distinct_neighbourhoods"]
+__all__ = [
+    "DuplicateGroups", "DuplicateWarning", "POLICIES", "unique_rows", "distinct_neighborhoods", "distinct_neighbourhoods",
+]  # fmt: skip
 
 POLICIES = ("deduplicate", "drop")
 
@@ -75,14 +77,6 @@ class DuplicateGroups:
     def n_duplicates(self) -> int:
         """Rows that repeat an earlier row."""
         return len(self.inverse) - len(self.keep)
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside workbench."""
-    frame, level = sys._getframe(2), 2  # 1 is the function that calls warnings.warn
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("workbench."):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def check_policy(policy: str) -> None:
@@ -154,12 +148,11 @@ def unique_rows(x: torch.Tensor, *, tol: float = 0.0, device: str | torch.device
 def report_duplicates(n_duplicates: int, n_samples: int) -> None:
     """Warn that ``"deduplicate"`` merged copies (never silently)."""
     if n_duplicates:
-        warnings.warn(
+        warn(
             f"{n_duplicates} of {n_samples} rows repeat another row; duplicates='deduplicate' estimated on the "
             f"{n_samples - n_duplicates} distinct rows and gave every copy the value of the row it repeats "
             "(see n_duplicates_)",
             DuplicateWarning,
-            stacklevel=user_stacklevel(),
         )
 
 
@@ -171,16 +164,15 @@ def report_dropped(n_dropped: int, n_ratios: int, *, policy: str, what: str) -> 
             if policy == "deduplicate"
             else "duplicated rows (duplicates='drop')"
         )
-        warnings.warn(
+        warn(
             f"{n_dropped} of {n_ratios} {what} have a zero nearest-neighbour distance ({reason}); "
             "their ratios are undefined and were left out of the fit (see n_dropped_). "
             "duplicates='deduplicate' merges copies instead",
             DuplicateWarning,
-            stacklevel=user_stacklevel(),
         )
 
 
-def distinct_neighbourhoods(
+def distinct_neighborhoods(
     x: torch.Tensor,
     n_neighbors: int,
     *,
@@ -251,13 +243,18 @@ def distinct_neighbourhoods(
                     f"n_neighbors={n_neighbors} needs at least {n_neighbors + 1}"
                 )
             if knn_graph is not None:
-                warnings.warn(
+                warn(
                     "the given knn_graph includes repeated rows; neighbours were searched again among the "
                     "distinct rows",
                     DuplicateWarning,
-                    stacklevel=user_stacklevel(),
                 )
                 knn_graph = None
     if knn_graph is None:
         knn_graph = knn(x, n_neighbors, device=device, progress=progress)
     return x, knn_graph, groups
+
+
+def distinct_neighbourhoods(*args: Any, **kwargs: Any) -> tuple:
+    """Deprecated spelling of :func:`distinct_neighborhoods` (the US spelling, as scikit-learn's ``n_neighbors``)."""
+    warn("distinct_neighbourhoods is deprecated; use distinct_neighborhoods", DeprecationWarning)
+    return distinct_neighborhoods(*args, **kwargs)

@@ -15,7 +15,6 @@ is applied, without retraining, to space B's vectors of held-out samples:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.align import Procrustes
-from workbench.geometry.anchors import Strategy, anchor_positions, select_anchors
-from workbench.geometry.compare import match_rows
-from workbench.geometry.relative import Data, RelativeProjection, Similarity, jsonable
+from workbench._checks import Data, warn
+from workbench._space_checks import match_rows
+from workbench.geometry.relative.anchors import Strategy, anchor_positions, select_anchors
+from workbench.geometry.relative.procrustes import Procrustes
+from workbench.geometry.relative.projection import RelativeProjection, Similarity, jsonable
 from workbench.space import LatentSpace
 
 __all__ = ["stitch", "default_classifier"]
@@ -135,10 +135,9 @@ def stitch(
     if a.dim == b.dim:
         absolute_stitched = accuracy(absolute, b, test)
     else:
-        warnings.warn(
+        warn(
             f"absolute stitching needs equal widths ({a.name!r} has {a.dim}, {b.name!r} has {b.dim}); "
             "reporting relative and aligned only",
-            stacklevel=2,
         )
         absolute_stitched = float("nan")
     table = pd.DataFrame(

@@ -17,6 +17,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from workbench._checks import FiniteChunks, check_matrix
+
 __all__ = [
     "ChunkedVectors",
     "InMemoryVectors",
@@ -169,14 +171,20 @@ def is_chunked(data: Any) -> bool:
 
 
 def as_chunked(data: Any, what: str = "data") -> ChunkedVectors:
-    """``data`` itself when it is chunked, else its matrix wrapped in :class:`InMemoryVectors`."""
+    """Chunked rows whose every chunk is checked as it is read, or a checked matrix wrapped.
+
+    A chunked source is wrapped in :class:`workbench._checks.FiniteChunks`,
+    so NaN/Inf on disk is refused (naming the row) on the one pass the
+    algorithm makes anyway; in-memory data goes through
+    :func:`workbench._checks.check_matrix` and :class:`InMemoryVectors`.
+    """
+    if isinstance(data, (InMemoryVectors, FiniteChunks)):
+        return data
     if is_chunked(data):
         if data.n < 1:
             raise ValueError(f"{what} has no rows")
-        return data
-    from workbench.geometry.neighbors import as_matrix
-
-    return InMemoryVectors(as_matrix(data, what))
+        return FiniteChunks(data, what)
+    return InMemoryVectors(check_matrix(data, what))
 
 
 def iter_row_chunks(source: ChunkedVectors, rows: int) -> Iterator[tuple[int, torch.Tensor]]:

@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from workbench.device import chunk_rows
+from workbench.device import chunk_rows, compute_dtype
 from workbench.extras import require
-from workbench.geometry.chunked import ChunkedVectors, iter_row_chunks
-from workbench.geometry.chunked_knn import exact_distances, exact_rows, keep_nearest, prepare_rows, spare_candidates
+from workbench.geometry.neighbors.chunked import ChunkedVectors, iter_row_chunks
+from workbench.geometry.neighbors.chunked_exact import exact_distances, exact_rows, keep_nearest, prepare_rows, spare_candidates
 
 __all__ = ["FaissIndex", "build_index", "search_index", "faiss_knn", "default_nlist", "default_nprobe"]
 
@@ -204,7 +204,7 @@ def search_index(
     metric = built.metric
     self_search = queries is None
     query_source = source if self_search else queries
-    dtype = torch.float64 if source.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(source.dtype)
     fetch = min(k + int(self_search) + spare_candidates(k), source.n)
     if chunk_size is None:
         # the candidates' vectors are gathered for the exact distances

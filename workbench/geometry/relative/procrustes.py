@@ -20,13 +20,14 @@ from collections.abc import Sequence
 import torch
 from sklearn.base import BaseEstimator
 
+from workbench._checks import Data, check_fitted
+from workbench._space_checks import match_rows
+from workbench._space_checks import as_space
 from workbench.device import resolve_device
-from workbench.geometry.anchors import anchor_positions
-from workbench.geometry.compare import match_rows
-from workbench.geometry.relative import Data, as_space
+from workbench.geometry.relative.anchors import anchor_positions
 from workbench.space import LatentSpace
 
-__all__ = ["Procrustes"]
+__all__ = ["Procrustes", "orthogonal_map"]
 
 
 class Procrustes(BaseEstimator):
@@ -90,8 +91,7 @@ class Procrustes(BaseEstimator):
         self.n_features_in_, self.n_features_out_ = a.dim, b.dim
         x = self._pad((x - self.source_mean_) / self.source_scale_)
         y = self._pad((y - self.target_mean_) / self.target_scale_)
-        u, _, vh = torch.linalg.svd(x.T @ y)
-        self.rotation_ = u @ vh
+        self.rotation_, _ = orthogonal_map(x, y)
         self.fit_ids_ = a.ids
         self._names = (a.name, b.name)
         return self
@@ -109,8 +109,7 @@ class Procrustes(BaseEstimator):
             Of the same kind as ``source``; a LatentSpace's provenance gains an
             ``"aligned"`` entry.
         """
-        if not hasattr(self, "rotation_"):
-            raise RuntimeError("this Procrustes is not fitted yet; call fit(source, target) first")
+        check_fitted(self, "rotation_")
         space = as_space(source, "source")
         if space.dim != self.n_features_in_:
             raise ValueError(f"source has {space.dim} features; the alignment was fitted on {self.n_features_in_}")
@@ -146,3 +145,32 @@ class Procrustes(BaseEstimator):
 def _float(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     # float64 for the small SVD problem costs little and keeps R orthogonal to 1e-12
     return x.to(device=device, dtype=torch.float64)
+
+
+def orthogonal_map(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The orthogonal ``R`` that minimises ``|x R - y|``, and the sum of the singular values.
+
+    The one orthogonal Procrustes of the workbench: :class:`Procrustes`
+    aligns spaces with it, :func:`workbench.geometry.views.align_to` maps
+    (where the singular value sum gives the least-squares scale).
+
+    Parameters
+    ----------
+    x : tensor of shape (n_samples, width)
+    y : tensor of shape (n_samples, width)
+
+    Returns
+    -------
+    rotation : tensor of shape (width, width)
+    singular_sum : tensor of shape ()
+
+    Examples
+    --------
+    >>> turn = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)
+    >>> x = torch.eye(2, dtype=torch.float64)
+    >>> rotation, _ = orthogonal_map(x, x @ turn)
+    >>> bool(torch.allclose(rotation, turn))
+    True
+    """
+    u, singular, vh = torch.linalg.svd(x.T @ y)
+    return u @ vh, singular.sum()

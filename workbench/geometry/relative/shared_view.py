@@ -27,7 +27,7 @@ own coordinate at 1 in every modality, so it would find itself for free.
 
 Absolute spaces of different widths cannot be compared coordinate by
 coordinate at all; ``align="procrustes"`` rotates the query modality onto
-the other with :class:`~workbench.geometry.align.Procrustes`, fitted on the
+the other with :class:`~workbench.geometry.relative.procrustes.Procrustes`, fitted on the
 anchor pairs only, so relative and absolute views are judged on the same
 supervision.
 """
@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.align import Procrustes
-from workbench.geometry.anchors import select_anchors
 from workbench.geometry.neighbors import knn
-from workbench.geometry.relative import RelativeProjection, jsonable
+from workbench.geometry.relative.anchors import select_anchors
+from workbench.geometry.relative.procrustes import Procrustes
+from workbench.geometry.relative.projection import RelativeProjection, jsonable
 from workbench.space import LatentSpace
 
 __all__ = ["SharedView", "shared_view", "match_spaces", "center_by", "cross_modal_retrieval", "emotion_agreement"]
@@ -277,7 +277,7 @@ def emotion_agreement(
     >>> x = np.repeat(np.eye(3), 5, axis=0) + 0.01 * np.random.default_rng(0).normal(size=(15, 3))
     >>> meta = pd.DataFrame({"id": range(15), "emotion": np.repeat(["joy", "fear", "anger"], 5)})
     >>> table = emotion_agreement({"a": LatentSpace(x, meta), "b": LatentSpace(2 * x, meta)}, k=3)
-    >>> table.to_numpy().min()
+    >>> float(table.to_numpy().min())
     1.0
     """
     return _agreement_table(_Pairs(spaces, exclude, align, fit_on), label, k, device)
@@ -398,7 +398,7 @@ def shared_view(
     anchors : sequence of ids or int
         The anchor items' ids (every space must hold them), or a number of
         anchors to choose from the first space with
-        :func:`~workbench.geometry.anchors.select_anchors` (``strategy``,
+        :func:`~workbench.geometry.relative.anchors.select_anchors` (``strategy``,
         ``by``, ``seed``). Choose them from a training split to keep test
         items out.
     similarity : {"cosine", "euclidean", "l1", "rbf"}

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from workbench.device import chunk_rows
-from workbench.geometry.chunked import ChunkedVectors, iter_row_chunks
+from workbench.device import accumulate_dtype, chunk_rows, compute_dtype
+from workbench.geometry.neighbors.chunked import ChunkedVectors, iter_row_chunks
 
 __all__ = ["exact_distances", "keep_nearest", "chunked_knn", "exact_rows", "search_blocks", "spare_candidates", "prepare_rows"]
 
@@ -58,7 +58,7 @@ def exact_distances(queries: torch.Tensor, neighbours: torch.Tensor, metric: str
         Euclidean distance, or ``1 - cos`` clamped to [0, 2]. Accumulated in
         float64, as the torch backend ranks, so that both order near-ties alike.
     """
-    wide = torch.float32 if queries.device.type == "mps" else torch.float64  # MPS has no float64
+    wide = accumulate_dtype(queries.device)
     if metric == "euclidean":
         return torch.linalg.vector_norm(neighbours - queries[:, None, :], dim=2, dtype=wide)
     return (1.0 - (neighbours * queries[:, None, :]).sum(2, dtype=wide)).clamp_(0.0, 2.0)
@@ -107,7 +107,7 @@ def search_blocks(
         block = prepare_rows(rows, metric, device, dtype) - centre
         block_sq = (block * block).sum(1, keepdim=True)
         best_i = torch.full((block.shape[0], 0), -1, dtype=torch.int64, device=device)
-        best_d = torch.empty((block.shape[0], 0), dtype=torch.float32 if device.type == "mps" else torch.float64,
+        best_d = torch.empty((block.shape[0], 0), dtype=accumulate_dtype(device),
                              device=device)  # fmt: skip
         own = None if positions is None else positions.to(device)[:, None]
         for start, chunk in iter_row_chunks(source, database_rows):
@@ -147,7 +147,7 @@ def chunked_knn(
     indices : tensor of shape (n_queries, k), int64
     distances : tensor of shape (n_queries, k)
     """
-    dtype = torch.float64 if source.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(source.dtype)
     query_source = source if queries is None else queries
     database_rows = min(source.n, DATABASE_CHUNK_ROWS)
     if chunk_size is None:
