@@ -78,7 +78,7 @@ def _is_stack(data: Any) -> bool:
     return hasattr(data, "layers") and hasattr(data, "tensor") and not hasattr(data, "vectors")
 
 
-def check_finite(tensor: torch.Tensor, what: str = "data", *, offset: int = 0) -> None:
+def check_finite(tensor: torch.Tensor, what: str = "data", *, offset: int = 0, ids: Sequence | None = None) -> None:
     """Raise ValueError naming the count and first row when ``tensor`` holds NaN or Inf.
 
     Parameters
@@ -88,6 +88,8 @@ def check_finite(tensor: torch.Tensor, what: str = "data", *, offset: int = 0) -
         Name of the argument, for the message.
     offset : int
         Position of ``tensor``'s first row in the whole data (for chunks).
+    ids : sequence of shape (n_rows,), optional
+        The rows' ids; the message then names the first few bad rows by id.
 
     Examples
     --------
@@ -100,21 +102,26 @@ def check_finite(tensor: torch.Tensor, what: str = "data", *, offset: int = 0) -
     if bool(finite.all()):
         return
     bad = (~finite.reshape(finite.shape[0], -1).all(dim=1)).nonzero().flatten()
-    raise ValueError(
-        f"{what} contains NaN or Inf in {len(bad)} row(s), the first at row {int(bad[0]) + offset}; "
-        "remove or repair those rows first"
-    )
+    where = f"the first at row {int(bad[0]) + offset}"
+    if ids is not None:
+        where = f"e.g. rows with id {np.asarray(ids, dtype=object)[bad[:5].cpu().numpy()].tolist()}"
+    raise ValueError(f"{what} contains NaN or Inf in {len(bad)} row(s), {where}; remove or repair those rows first")
 
 
-def _real_dtype(tensor: torch.Tensor, what: str) -> torch.Tensor:
+def _real_dtype(tensor: torch.Tensor, what: str, keep_half: bool = False) -> torch.Tensor:
     if tensor.is_complex():
-        raise TypeError(f"{what} is complex ({tensor.dtype}); pass the real part (x.real) or magnitudes (abs(x))")
-    if tensor.dtype in (torch.float64, torch.float32):
+        raise TypeError(
+            f"{what} must be real numbers; got a complex {tensor.dtype} (its imaginary part is never dropped "
+            "silently): pass the real part (x.real) or magnitudes (abs(x))"
+        )
+    if tensor.dtype in (torch.float64, torch.float32) or (keep_half and torch.is_floating_point(tensor)):
         return tensor
     return tensor.to(torch.float32)
 
 
-def check_matrix(data: Any, what: str = "data", *, finite: bool = True) -> torch.Tensor:
+def check_matrix(
+    data: Any, what: str = "data", *, finite: bool = True, keep_half: bool = False, allow_empty: bool = False
+) -> torch.Tensor:
     """``data`` as a 2-D floating tensor, checked.
 
     Parameters
@@ -124,6 +131,11 @@ def check_matrix(data: Any, what: str = "data", *, finite: bool = True) -> torch
         Name of the argument, for the messages.
     finite : bool, default True
         Refuse NaN and Inf. A LatentSpace was checked when it was built.
+    keep_half : bool, default False
+        Keep float16 / bfloat16 as they are (storage, as in a LatentSpace)
+        instead of computing in float32.
+    allow_empty : bool, default False
+        Accept zero rows or zero columns.
 
     Returns
     -------
@@ -150,15 +162,18 @@ def check_matrix(data: Any, what: str = "data", *, finite: bool = True) -> torch
     if isinstance(data, torch.Tensor):
         tensor = data.detach()
     else:
-        array = np.asarray(data)
+        try:
+            array = np.asarray(data)
+        except ValueError as exc:  # ragged nested lists
+            raise TypeError(f"{what} must be a numeric array; NumPy cannot read it as one: {exc}") from None
         if array.dtype == object or array.dtype.kind in "USV":
-            raise TypeError(f"{what} must be numeric; got an array of {array.dtype} (ragged rows or text?)")
+            raise TypeError(f"{what} must be real numbers; got a non-numeric array of {array.dtype} (ragged rows or text?)")
         tensor = torch.as_tensor(np.ascontiguousarray(array))
     if tensor.ndim != 2:
-        raise ValueError(f"{what} must have shape (n_samples, n_features); got shape {tuple(tensor.shape)}")
-    if tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise ValueError(f"{what} must be a 2-D array of shape (n_samples, n_features); got shape {tuple(tensor.shape)}")
+    if not allow_empty and (tensor.shape[0] == 0 or tensor.shape[1] == 0):
         raise ValueError(f"{what} is empty: shape {tuple(tensor.shape)}")
-    tensor = _real_dtype(tensor, what)
+    tensor = _real_dtype(tensor, what, keep_half)
     if finite:
         check_finite(tensor, what)
     return tensor

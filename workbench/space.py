@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from workbench._checks import check_finite, check_matrix
 from workbench._format import (
     FORMAT_VERSION,
     META_FILE,
@@ -45,43 +46,6 @@ LayerKey = Union[int, str]
 # ----------------------------------------------------------------------------
 # validation helpers
 # ----------------------------------------------------------------------------
-
-
-def _as_matrix(vectors: ArrayLike, what: str = "vectors") -> torch.Tensor:
-    if isinstance(vectors, torch.Tensor):
-        tensor = vectors.detach()
-    else:
-        try:
-            array = np.asarray(vectors)
-        except ValueError as exc:  # ragged nested lists
-            raise TypeError(f"{what} must be a numeric array; NumPy cannot read it as one: {exc}") from None
-        if array.dtype == object:
-            raise TypeError(f"{what} must be numeric; got an object array (ragged rows?)")
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"{what} must be real numbers; got dtype {array.dtype} (complex parts are never dropped)")
-        tensor = torch.as_tensor(np.ascontiguousarray(array))
-    if tensor.ndim != 2:
-        raise ValueError(
-            f"{what} must be a 2-D array of shape (n_samples, n_features); "
-            f"got shape {tuple(tensor.shape)}"
-        )
-    if tensor.is_complex():
-        raise TypeError(f"{what} must be real numbers; got a {tensor.dtype} tensor (complex parts are never dropped)")
-    if not torch.is_floating_point(tensor):
-        tensor = tensor.to(torch.float32)
-    return tensor
-
-
-def _check_finite(tensor: torch.Tensor, meta: pd.DataFrame, what: str) -> None:
-    finite = torch.isfinite(tensor).all(dim=1)
-    if bool(finite.all()):
-        return
-    bad = torch.nonzero(~finite).flatten().cpu().numpy()
-    ids = meta["id"].to_numpy()[bad[:5]].tolist()
-    raise ValueError(
-        f"{what} contains NaN or Inf in {len(bad)} row(s), e.g. rows with id {ids}; "
-        "drop or repair them before building a LatentSpace"
-    )
 
 
 def check_meta(meta: pd.DataFrame | None, n_rows: int) -> pd.DataFrame:
@@ -196,9 +160,10 @@ class LatentSpace:
         name: str = "space",
         provenance: Mapping[str, Any] | None = None,
     ) -> None:
-        tensor = _as_matrix(vectors)
+        # the one door for input; a LatentSpace stores half precision as given
+        tensor = check_matrix(vectors, "vectors", finite=False, keep_half=True, allow_empty=True)
         self.meta = check_meta(meta, tensor.shape[0])
-        _check_finite(tensor, self.meta, "vectors")
+        check_finite(tensor, "vectors", ids=self.meta["id"].to_numpy())
         self.vectors = tensor
         self.name = str(name)
         self.provenance = dict(provenance or {})

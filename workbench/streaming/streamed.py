@@ -80,13 +80,14 @@ class _Store:
                 raise FormatError(f"{self.path} is corrupted: {exc}") from None
         return self._meta
 
-    def check_finite(self, array: np.ndarray, shard: int) -> np.ndarray:
-        """``array`` (rows read from ``shard``), refused when it holds NaN or Inf, as in memory."""
+    def check_finite(self, array: np.ndarray, shard: int, rows: np.ndarray) -> np.ndarray:
+        """``array`` (the store's rows ``rows``, read from ``shard``), refused when it holds NaN or Inf, as in memory."""
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            bad = int((~np.isfinite(array).reshape(array.shape[0], -1).all(axis=1)).sum())
+            bad = np.flatnonzero(~np.isfinite(array).reshape(array.shape[0], -1).all(axis=1))
             raise FormatError(
-                f"{shard_path(self.path, self.names[shard]) / VECTORS} holds NaN or Inf in {bad} of the rows read; "
-                "the store is damaged or was written from bad vectors: re-encode it"
+                f"{shard_path(self.path, self.names[shard]) / VECTORS} holds NaN or Inf in {len(bad)} of the rows "
+                f"read, the first at row {int(rows[bad[0]])}; the store is damaged or was written from bad vectors: "
+                "re-encode it"
             )
         return array
 
@@ -186,7 +187,9 @@ class StreamedSpace:
             array = self._array(shard)
             start = 0
             while start < array.shape[0]:
-                piece = self._store.check_finite(array[start : start + rows - held], shard)
+                first = self._store.offsets[shard] + start
+                piece = array[start : start + rows - held]
+                piece = self._store.check_finite(piece, shard, np.arange(first, first + piece.shape[0]))
                 pending.append(piece)
                 held += piece.shape[0]
                 start += piece.shape[0]
@@ -215,7 +218,8 @@ class StreamedSpace:
         shard_of = np.searchsorted(self._store.offsets, flat, side="right") - 1
         for shard in np.unique(shard_of):
             where = np.flatnonzero(shard_of == shard)
-            out[where] = self._store.check_finite(self._array(shard)[flat[where] - self._store.offsets[shard]], shard)
+            wanted = flat[where]
+            out[where] = self._store.check_finite(self._array(shard)[wanted - self._store.offsets[shard]], shard, wanted)
         return torch.from_numpy(out).reshape(*positions.shape, self.dim)
 
     def take(self, positions: Any) -> LatentSpace:
