@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from workbench.device import resolve_device
+from workbench.extras import install_hint
 from workbench.geometry.chunked import ChunkedVectors, as_chunked, is_chunked
 from workbench.geometry.kdtree import MAX_KDTREE_DIM, kdtree_knn
 
@@ -61,7 +62,7 @@ def choose_backend(n_queries: int, n_samples: int, device: torch.device) -> tupl
     if not _faiss_installed():
         return "torch", (
             f"{n_queries:,} x {n_samples:,} rows would go to FAISS, but it is not installed "
-            "(pip install 'workbench[faiss]'); using the exact torch search"
+            f"({install_hint('faiss')}); using the exact torch search"
         )
     return "faiss", f"{n_queries:,} x {n_samples:,} rows is above the exact search's comfortable size"
 
