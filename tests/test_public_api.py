@@ -71,3 +71,17 @@ def test_the_distribution_is_the_project_and_every_install_hint_names_an_existin
 
     with pytest.raises(ImportError, match=r"latent-workbench\[hf\]"):
         extras.require("datasets.no_such_module_here", feature="from_hf")
+
+
+def test_help_opens_with_an_index_that_names_every_public_name():
+    import pydoc
+    import re
+
+    text = pydoc.render_doc(workbench, renderer=pydoc.plaintext)
+    head = "\n".join(text.splitlines()[:40])
+    assert "Index of the public names, by concern" in head
+    start = workbench.__doc__.index("Index of the public names")
+    index = workbench.__doc__[start:workbench.__doc__.index("\n\n", workbench.__doc__.index("::", start) + 3)]
+    listed = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", index.split("::", 1)[1]))
+    missing = sorted(set(workbench._EXPORTS) - listed)
+    assert not missing, f"public names missing from the index in workbench/__init__.py: {missing}"
