@@ -75,9 +75,12 @@ def test_the_distribution_is_the_project_and_every_install_hint_names_an_existin
 
 def test_help_opens_with_an_index_that_names_every_public_name():
     import pydoc
+    import warnings
     import re
 
-    text = pydoc.render_doc(workbench, renderer=pydoc.plaintext)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pydoc reads every attribute, deprecated ones too
+        text = pydoc.render_doc(workbench, renderer=pydoc.plaintext)
     head = "\n".join(text.splitlines()[:40])
     assert "Index of the public names, by concern" in head
     start = workbench.__doc__.index("Index of the public names")
