@@ -1,4 +1,4 @@
-"""The ``workbench`` command: encode, lid, report, demo; one clear line per error."""
+"""The ``workbench`` command: encode, lid, report, demo, import, export, map, cache; one clear line per error."""
 
 from __future__ import annotations
 
