@@ -62,8 +62,12 @@ $(VENV)/bin/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall when the package metadata changes; torch first so that pip keeps
-# the chosen build instead of pulling the default one for the package.
+# the chosen build instead of pulling the default one for the package. The
+# distribution was once called `workbench` (a name that belongs to another
+# project on PyPI): an install under that name is removed, so that one
+# distribution provides the import.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip uninstall --quiet --yes workbench 2>/dev/null || true
 	$(BIN)/python -m pip install $(TORCH)
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $(STAMP) $(DEMO_STAMP)
@@ -72,6 +76,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 $(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
 	@if [ ! $(STAMP) -nt pyproject.toml ]; then \
 		echo "$(BIN)/python -m pip install $(TORCH) && $(BIN)/python -m pip install -e ."; \
+		$(BIN)/python -m pip uninstall --quiet --yes workbench 2>/dev/null || true; \
 		$(BIN)/python -m pip install $(TORCH) && $(BIN)/python -m pip install -e . || exit 1; \
 	fi
 	touch $(DEMO_STAMP)
