@@ -111,7 +111,6 @@ def _multi(frame: pd.DataFrame, policy: str, title: str) -> pd.DataFrame:
     else:  # first
         frame = frame.copy()
         frame["emotion"] = frame["label"].map(lambda labels: taxonomy.GOEMOTIONS_TO_EKMAN[labels[0]])
-    # the first label decides Parrott's primary when the labels agree on Ekman but not on Parrott
     frame["label"] = frame["label"].map(",".join)
     return frame
 
@@ -251,8 +250,10 @@ def from_hf(
             frame = _multi(frame, multi_label, title)
         else:
             frame["emotion"] = frame["label"].map(canonical)
+        # several GoEmotions labels that agree on Ekman may not agree on Parrott (love, joy): the first decides
+        first = frame["label"].str.split(",").str[0] if chosen.multi_label else frame["emotion"]
         try:
-            frame["parrott"] = to_parrott(frame["emotion"] if not chosen.multi_label else frame["label"].str.split(",").str[0])
+            frame["parrott"] = to_parrott(first)
         except KeyError as exc:
             if chosen.name != "generic":
                 raise ValueError(f"{title}: label {exc.args[0]}") from None
