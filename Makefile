@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up .venv, install, write reports/demo.html
-#   make test   set up .venv, install, run the whole test suite (notebooks too)
+#   make demo   set up .venv, install the package alone, write reports/demo.html
+#   make test   set up .venv, install every extra, run the whole test suite (notebooks too)
 #
 # Variables:
 #   PYTHON   the interpreter that creates the venv            (python3)
@@ -20,11 +20,15 @@ SYSTEM_DEPS ?= 1
 export SKIP_BROWSER
 
 BIN := $(VENV)/bin
+# Two install levels share one venv: the demo needs the package and its core
+# dependencies only; the suite needs every extra. A full install satisfies the
+# demo, so it stamps both; the demo's install never stamps the full one.
 STAMP := $(VENV)/.workbench-installed
+DEMO_STAMP := $(VENV)/.workbench-demo-installed
 
 .PHONY: demo test setup system-deps notebook-outputs clean
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/workbench demo --output reports/demo.html
 
 test: $(STAMP) system-deps
@@ -58,11 +62,24 @@ $(VENV)/bin/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall when the package metadata changes; torch first so that pip keeps
-# the chosen build instead of pulling the default one for the package.
+# the chosen build instead of pulling the default one for the package. The
+# distribution was once called `workbench` (a name that belongs to another
+# project on PyPI): an install under that name is removed, so that one
+# distribution provides the import.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip uninstall --quiet --yes workbench 2>/dev/null || true
 	$(BIN)/python -m pip install $(TORCH)
 	$(BIN)/python -m pip install -e ".[test]"
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+# (a venv that already holds the full, up-to-date install needs nothing more)
+$(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
+	@if [ ! $(STAMP) -nt pyproject.toml ]; then \
+		echo "$(BIN)/python -m pip install $(TORCH) && $(BIN)/python -m pip install -e ."; \
+		$(BIN)/python -m pip uninstall --quiet --yes workbench 2>/dev/null || true; \
+		$(BIN)/python -m pip install $(TORCH) && $(BIN)/python -m pip install -e . || exit 1; \
+	fi
+	touch $(DEMO_STAMP)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -1,4 +1,4 @@
-"""The ``workbench`` command: encode, lid, report, demo; one clear line per error."""
+"""The ``workbench`` command: encode, lid, report, demo, import, export, map, cache; one clear line per error."""
 
 from __future__ import annotations
 
@@ -156,3 +156,155 @@ def test_lid_prints_one_row_per_layer_and_writes_csv(capsys, encoded, tmp_path):
 def test_lid_of_a_folder_that_is_not_a_space_is_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "lid", str(tmp_path))
     _one_error_line(code, err, "workbench lid: error:", str(tmp_path))
+
+
+# ---------------------------------------------------------------- flags, import, export, map, cache
+
+
+def test_negative_layer_lists_parse_as_values():
+    from workbench.cli import _join_negative_values, _valued_options, build_parser
+
+    parser = build_parser()
+    argv = _join_negative_values(["encode", "default", "x.csv", "-o", "out", "--layers", "-1,-2", "-q"],
+                                 _valued_options(parser))
+    assert parser.parse_args(argv).layers == [-1, -2]
+    argv = _join_negative_values(["lid", "space", "--layers", "-3", "--k", "5"], _valued_options(parser))
+    assert parser.parse_args(argv).layers == [-3]
+
+
+def test_the_command_reaches_the_file_check_with_negative_layers(capsys, tmp_path):
+    code, _, err = run(capsys, "encode", "default", str(tmp_path / "none.csv"), "-o", str(tmp_path / "o"), "--layers", "-1,-2")
+    _one_error_line(code, err, "no file")
+
+
+@pytest.mark.slow
+def test_errors_name_the_flag_not_the_python_keyword(capsys, tmp_path):
+    data = tmp_path / "reviews.csv"
+    pd.DataFrame({"id": [1, 2], "review": ["good", "bad"]}).to_csv(data, index=False)
+    code, _, err = run(capsys, "encode", "default", str(data), "-o", str(tmp_path / "o"), "-q")
+    _one_error_line(code, err, "--column")
+    assert "column=" not in err
+
+
+@pytest.fixture()
+def vectors(tmp_path):
+    matrix = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
+    meta = pd.DataFrame({"id": [f"r{i}" for i in range(30)], "emotion": ["joy", "fear", "anger"] * 10,
+                         "text": [f"row {i}" for i in range(30)]})
+    np.save(tmp_path / "vectors.npy", matrix)
+    meta.to_csv(tmp_path / "meta.csv", index=False)
+    return matrix, meta
+
+
+def test_import_npy_with_meta_makes_a_space(capsys, tmp_path, vectors):
+    matrix, meta = vectors
+    code, out, _ = run(capsys, "import", str(tmp_path / "vectors.npy"), str(tmp_path / "meta.csv"), "-o", str(tmp_path / "space"))
+    assert code == 0 and out.startswith("wrote 30 rows x 8")
+    space = workbench.LatentSpace.load(tmp_path / "space")
+    np.testing.assert_array_equal(space.numpy(), matrix)
+    assert space.ids.tolist() == meta["id"].tolist() and space.labels("emotion").tolist() == meta["emotion"].tolist()
+    # a workbench save may be replaced; anything else may not
+    assert run(capsys, "import", str(tmp_path / "vectors.npy"), "-o", str(tmp_path / "space"))[0] == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep")
+    code, _, err = run(capsys, "import", str(tmp_path / "vectors.npy"), "-o", str(mine))
+    _one_error_line(code, err, "is not a workbench save", "-o/--output")
+    assert (mine / "thesis.tex").read_text() == "keep"
+
+
+def test_import_parquet_list_column_and_its_errors(capsys, tmp_path, vectors):
+    matrix, meta = vectors
+    table = meta.assign(embedding=list(matrix), other=list(matrix[:, :2]))
+    table.to_parquet(tmp_path / "t.parquet")
+    code, _, err = run(capsys, "import", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "s"))
+    _one_error_line(code, err, "several list columns", "--column")
+    code, _, err = run(capsys, "import", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "s"), "--column", "vec")
+    _one_error_line(code, err, "no column 'vec' (--column)")
+    assert run(capsys, "import", str(tmp_path / "t.parquet"), "-o", str(tmp_path / "s"), "--column", "embedding")[0] == 0
+    space = workbench.LatentSpace.load(tmp_path / "s")
+    np.testing.assert_array_equal(space.numpy(), matrix)
+    assert "other" in space.meta.columns and "embedding" not in space.meta.columns
+    np.save(tmp_path / "flat.npy", matrix[0])
+    code, _, err = run(capsys, "import", str(tmp_path / "flat.npy"), "-o", str(tmp_path / "f"))
+    _one_error_line(code, err, "expected a 2-D array")
+
+
+def test_export_writes_parquet_and_projector(capsys, tmp_path, vectors):
+    run(capsys, "import", str(tmp_path / "vectors.npy"), str(tmp_path / "meta.csv"), "-o", str(tmp_path / "space"))
+    code, out, _ = run(capsys, "export", str(tmp_path / "space"), "--parquet", str(tmp_path / "m.parquet"),
+                       "--projector", str(tmp_path / "proj"), "--k", "4")
+    assert code == 0 and out.count("wrote") == 2
+    table = pd.read_parquet(tmp_path / "m.parquet")
+    assert len(table) == 30 and len(table["neighbors"][0]["ids"]) == 4
+    assert (tmp_path / "proj" / "projector_config.pbtxt").is_file()
+    code, _, err = run(capsys, "export", str(tmp_path / "space"))
+    _one_error_line(code, err, "--parquet FILE and/or --projector DIR")
+    code, _, err = run(capsys, "export", str(tmp_path / "space"), "--parquet", str(tmp_path / "x.parquet"), "--layer", "2")
+    _one_error_line(code, err, "--layer is for a space with several layers")
+
+
+@pytest.mark.slow
+def test_map_writes_one_offline_page_with_the_explorer(tmp_path, vectors):
+    subprocess.run([sys.executable, "-m", "workbench.cli", "import", str(tmp_path / "vectors.npy"),
+                    str(tmp_path / "meta.csv"), "-o", str(tmp_path / "space")], check=True, capture_output=True)
+    result = subprocess.run([sys.executable, "-m", "workbench.cli", "map", str(tmp_path / "space"), "-o",
+                             str(tmp_path / "map.html"), "--color", "emotion", "-q"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "map.html").read_text()
+    assert "<title>Map of space</title>" in page
+    assert "application/vnd.jupyter.widget-state+json" in page and "r17" in page  # the hover text travels with the map
+    code = subprocess.run([sys.executable, "-m", "workbench.cli", "map", str(tmp_path / "nowhere"), "-q"],
+                          capture_output=True, text=True)
+    assert code.returncode == 1 and "is not a saved space" in code.stderr
+
+
+def _fill_cache(root, n: int):
+    import os
+    import time
+
+    import torch
+
+    from workbench.encoders.cache import EncodeCache
+
+    cache = EncodeCache(root, max_bytes=0)
+    for i in range(n):
+        stack = workbench.LayerStack({0: torch.full((50, 40), float(i))}, meta=pd.DataFrame({"id": range(50)}))
+        entry = cache.store(f"{i:02d}" + "k" * 38, stack, {"model": f"model-{i}"})
+        old = time.time() - (n - i) * 86400  # entry i was last used n - i days ago
+        os.utime(entry / "entry.json", (old, old))
+    return cache
+
+
+def test_cache_lists_and_clears_by_age(capsys, tmp_path):
+    cache = _fill_cache(tmp_path / "c", 3)
+    code, out, _ = run(capsys, "cache", "--dir", str(tmp_path / "c"))
+    assert code == 0 and "3 entries" in out
+    assert out.index("model-2") < out.index("model-1") < out.index("model-0")  # the one used last first
+    code, out, _ = run(capsys, "cache", "clear", "--older-than", "1.5d", "--dir", str(tmp_path / "c"))
+    assert code == 0 and out.startswith("removed 2 entries not used for 1.5d")
+    assert [e.parts["model"] for e in cache.entries()] == ["model-2"]
+    code, _, err = run(capsys, "cache", "--older-than", "2d", "--dir", str(tmp_path / "c"))
+    _one_error_line(code, err, "--older-than goes with 'workbench cache clear'")
+    assert run(capsys, "cache", "clear", "--dir", str(tmp_path / "c"))[0] == 0 and cache.entries() == []
+
+
+def test_the_cache_evicts_the_entries_used_longest_ago(tmp_path, monkeypatch):
+    import torch
+
+    from workbench.encoders.cache import EncodeCache
+
+    cache = _fill_cache(tmp_path / "c", 3)
+    one = cache.entries()[0].size
+    assert cache.load("01" + "k" * 38) is not None  # using entry 1 makes it the most recent
+    monkeypatch.setenv("WORKBENCH_CACHE_LIMIT", str(int(2.5 * one)))
+    bounded = EncodeCache(tmp_path / "c")
+    assert bounded.max_bytes == int(2.5 * one)
+    stack = workbench.LayerStack({0: torch.ones(50, 40)}, meta=pd.DataFrame({"id": range(50)}))
+    bounded.store("03" + "k" * 38, stack, {"model": "model-3"})
+    assert sorted(e.parts["model"] for e in bounded.entries()) == ["model-1", "model-3"]
+    assert bounded.size() <= 2.5 * one
+    monkeypatch.setenv("WORKBENCH_CACHE_LIMIT", "lots")
+    with pytest.raises(ValueError, match="WORKBENCH_CACHE_LIMIT: expected a size such as 500MB"):
+        EncodeCache(tmp_path / "c")

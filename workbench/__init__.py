@@ -1,12 +1,35 @@
 """workbench: look inside models.
 
+Index of the public names, by concern (``help(workbench.NAME)`` for each)::
+
+    data         load_emotion_sentences  load_speech  make_speech  make_faces
+                 load_parallel  from_hf (public datasets)  datasets  taxonomy
+    encoders     encode  TextEncoder  SpeechEncoder  VisionEncoder  encoders
+                 encode_acoustic  acoustic_features  encode_image_features
+    spaces       LatentSpace  LayerStack  streaming  distributed
+    neighbours   knn  KNNGraph
+    dimension    TwoNN  MLE  LocalIntrinsicDimension  lid_profile  token_lid
+    relative     select_anchors  RelativeProjection  Procrustes  stitch
+    comparison   compare  compare_layers  linear_cka
+    shared view  shared_view  SharedView  center_by  cross_modal_retrieval
+                 emotion_agreement
+    directions   Directions  DirectionSet  probe_sweep  plot_probe_sweep
+    steering     steering  steer  block_outputs  extract_directions
+    2-D views    project  trustworthiness  neighbour_preservation  StreamingPCA
+    widgets      Explorer  link
+    out          report  export  to_parquet  to_projector  to_html_map
+    training     LIDCallback
+    devices      resolve_device  resolve_dtype  chunk_rows
+    extras       require
+
 Embeddings from speech, vision and language models, put into shared latent
 views; relative representations, local intrinsic dimension and emotion
 directions, interactively in JupyterLab.
 
 The public API is re-exported here and resolved lazily, so that
 ``import workbench`` stays fast and ``workbench.__version__`` does not pay for
-importing torch.
+importing torch. On the package index the project is ``latent-workbench``
+(``pip install latent-workbench``); the import name is ``workbench``.
 
 Examples
 --------
@@ -49,6 +72,7 @@ _EXPORTS: dict[str, str] = {
     "make_speech": "workbench.datasets",
     "make_faces": "workbench.datasets",
     "load_parallel": "workbench.datasets",
+    "from_hf": "workbench.datasets",
     # emotion directions, probes and steering
     "Directions": "workbench.geometry.directions",
     "DirectionSet": "workbench.geometry.directions",
@@ -99,6 +123,11 @@ _EXPORTS: dict[str, str] = {
     # notebooks -> offline HTML; LID while fine-tuning
     "report": "workbench.report",
     "LIDCallback": "workbench.training",
+    # maps out: parquet (DuckDB, Embedding Atlas), TensorBoard projector, one HTML page
+    "export": "workbench.export",
+    "to_parquet": "workbench.export",
+    "to_projector": "workbench.export",
+    "to_html_map": "workbench.export",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -8,6 +8,10 @@ Examples
     workbench lid spaces/minilm --k 64 --csv lid.csv
     workbench report notebooks/01_quickstart.ipynb -o quickstart.html
     workbench demo
+    workbench import vectors.npy meta.csv -o spaces/mine
+    workbench export spaces/mine --parquet mine.parquet --projector projector/
+    workbench map spaces/minilm -o map.html --color emotion
+    workbench cache clear --older-than 30d
 
 Every command prints one clear line and exits with status 1 when something is
 wrong with its input (``--traceback`` shows the full trace instead), and 130
@@ -19,10 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+from workbench.cli_io import add_commands
 
 __all__ = ["main", "build_parser"]
 
@@ -194,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Look inside models from the terminal: encode data layer by layer, measure local "
-        "intrinsic dimension, and turn notebooks into offline HTML reports.",
+        "intrinsic dimension, turn notebooks into offline HTML reports, bring your own embeddings in and "
+        "send maps out (parquet, TensorBoard, one HTML page).",
         epilog="Run 'workbench COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -276,12 +284,60 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="reports/demo.html", metavar="OUT.html", help="where to write the report (default: %(default)s)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
+    add_commands(commands, _Formatter)
     return parser
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, of any command, that takes a value."""
+    options = set()
+    for sub in [parser, *_subparsers(parser).values()]:
+        for action in sub._actions:
+            if action.option_strings and action.nargs != 0:
+                options.update(action.option_strings)
+    return options
+
+
+_NEGATIVE_LIST = re.compile(r"-\d+(\s*,\s*-?\d+)*")
+
+
+def _join_negative_values(argv: list[str], options: set[str]) -> list[str]:
+    """``--layers -1,-2`` -> ``--layers=-1,-2``: argparse reads a value starting with '-' as an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in options and i + 1 < len(argv) and _NEGATIVE_LIST.fullmatch(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _as_flags(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """Say ``--column`` where a library's message says the Python keyword ``column=``."""
+    sub = _subparsers(parser).get(command)
+    if sub is None:
+        return message
+    for action in sub._actions:
+        flags = [o for o in action.option_strings if o.startswith("--")]
+        if flags:
+            message = re.sub(rf"(?<![\w-]){re.escape(action.dest)}=(\.\.\.)?", flags[0] + " ", message)
+    return re.sub(r" +(?=[).,;]|$)", "", message)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_join_negative_values(argv, _valued_options(parser)))
     if args.version:
         from workbench import __version__
 
@@ -299,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # one clear line for the terminal, not a trace from deep inside a library
         if args.traceback:
             raise
-        print(f"workbench {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"workbench {args.command}: error: {_as_flags(_one_line(error), parser, args.command)}", file=sys.stderr)
         return 1
 
 

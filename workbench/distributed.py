@@ -19,7 +19,7 @@ it); to use a cluster, connect first with
 ``ray.init("ray://head:10001")``. On a cluster, ``model`` must be a hub id,
 or a folder every worker can read, and only the driver writes ``out``.
 
-Install with ``pip install 'workbench[ray]'``.
+Install with ``pip install 'latent-workbench[ray]'``.
 """
 
 from __future__ import annotations

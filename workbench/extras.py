@@ -11,13 +11,18 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["require", "EXTRAS"]
+__all__ = ["require", "install_hint", "DISTRIBUTION", "EXTRAS"]
 
-#: import name -> (pip requirement, workbench extra that brings it, or None)
+#: The project's name on the package index. The import name is ``workbench``,
+#: but ``workbench`` on PyPI is an unrelated project, so every install hint
+#: must spell this one.
+DISTRIBUTION = "latent-workbench"
+
+#: import name -> (pip requirement, extra of :data:`DISTRIBUTION` that brings it, or None)
 EXTRAS: dict[str, tuple[str, str | None]] = {
     "faiss": ("faiss-cpu", "faiss"),
     "ray": ("ray[data]", "ray"),
-    "librosa": ("librosa", None),  # optional fallback reader; not in the speech extra
+    "librosa": ("librosa", "speech"),
     "soundfile": ("soundfile", "speech"),
     "soxr": ("soxr", "speech"),
     "playwright": ("playwright", "browser"),
@@ -26,7 +31,24 @@ EXTRAS: dict[str, tuple[str, str | None]] = {
     "nbconvert": ("nbconvert", None),
     "accelerate": ("accelerate>=1.1", "training"),
     "PIL": ("pillow", "vision"),
+    "datasets": ("datasets", "hf"),
+    "duckdb": ("duckdb", "test"),
+    "tensorboard": ("tensorboard", "test"),
 }
+
+
+def install_hint(module: str) -> str:
+    """The pip command that brings an optional import name.
+
+    Examples
+    --------
+    >>> install_hint("faiss")
+    "pip install 'latent-workbench[faiss]'  (or: pip install faiss-cpu)"
+    """
+    requirement, extra = EXTRAS.get(module.split(".")[0], (module.split(".")[0], None))
+    if extra is None:
+        return f"pip install {requirement}"
+    return f"pip install '{DISTRIBUTION}[{extra}]'  (or: pip install {requirement})"
 
 
 def require(module: str, *, feature: str | None = None) -> ModuleType:
@@ -47,8 +69,6 @@ def require(module: str, *, feature: str | None = None) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        top = module.split(".")[0]
-        requirement, extra = EXTRAS.get(top, (top, None))
-        hint = f"pip install 'workbench[{extra}]'  (or: pip install {requirement})" if extra else f"pip install {requirement}"
+        hint = install_hint(module)
         what = f" {feature} needs it." if feature else ""
         raise ImportError(f"the optional dependency {module!r} is not installed.{what} Install it with: {hint}") from exc

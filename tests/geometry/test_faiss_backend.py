@@ -134,7 +134,7 @@ def test_clear_errors(rng, monkeypatch):
     with pytest.raises(ValueError, match="zero vectors"):
         knn(np.vstack([x, np.zeros((1, 4), np.float32)]), 3, backend="faiss", metric="cosine")
     monkeypatch.setitem(__import__("sys").modules, "faiss", None)
-    with pytest.raises(ImportError, match=r"pip install 'workbench\[faiss\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'latent-workbench\[faiss\]'"):
         knn(x, 3, backend="faiss")
 
 

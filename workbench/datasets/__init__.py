@@ -1,9 +1,10 @@
-"""Built-in corpora and loaders, all returning the standard DataFrame shape.
+"""Built-in corpora, public datasets (:func:`from_hf`) and loaders, all returning the standard DataFrame shape.
 
 See :mod:`workbench.datasets.schema` for the columns.
 """
 
 from workbench.datasets.faces import FACE_EXPRESSIONS, draw_face, expression_for, faces_for, make_faces
+from workbench.datasets.hub import from_hf
 from workbench.datasets.parallel import load_parallel
 from workbench.datasets.schema import (
     MODALITY_COLUMNS,
@@ -37,6 +38,7 @@ __all__ = [
     "expression_for",
     "faces_for",
     "fingerprint",
+    "from_hf",
     "load_emotion_sentences",
     "load_parallel",
     "load_speech",

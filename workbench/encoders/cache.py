@@ -22,6 +22,12 @@ recomputed. It is never used.
 
 The root is ``$WORKBENCH_CACHE/encode`` when that variable is set, else
 ``$XDG_CACHE_HOME/workbench/encode`` (``~/.cache/workbench/encode``).
+
+The cache is bounded: after each store, the entries used longest ago are
+removed until the whole fits under the limit, ``max_bytes`` or
+``$WORKBENCH_CACHE_LIMIT`` (``"2GB"``, ``"500MB"``, ``"0"`` for none; default
+5 GB). Loading an entry counts as using it. ``workbench cache`` lists the
+entries; ``workbench cache clear [--older-than 7d]`` removes them.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +48,10 @@ from workbench.encoders.reporting import warn
 from workbench.space import LayerStack
 from workbench.storage import atomic_directory
 
-__all__ = ["CACHE_VERSION", "CacheWarning", "EncodeCache", "cache_key", "default_cache_dir"]
+__all__ = [
+    "CACHE_VERSION", "CacheEntry", "CacheWarning", "DEFAULT_LIMIT", "EncodeCache", "cache_key", "cache_limit",
+    "default_cache_dir", "parse_size",
+]
 
 #: Bumped whenever a change in the encoders changes the vectors they produce.
 CACHE_VERSION = 1
@@ -49,6 +61,50 @@ _STACK = "stack"
 _MANIFEST = "entry.json"
 
 log = logging.getLogger("workbench.encoders")
+
+#: The size the cache is kept under when neither ``max_bytes`` nor ``$WORKBENCH_CACHE_LIMIT`` says otherwise.
+DEFAULT_LIMIT = 5 * 10**9
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12,
+          "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in a size such as ``"500MB"``, ``"2 GiB"`` or ``1024``.
+
+    Examples
+    --------
+    >>> parse_size("1.5GB"), parse_size("200 MiB"), parse_size(0)
+    (1500000000, 209715200, 0)
+    """
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"expected a size such as 500MB, 2GB or 1GiB; got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def cache_limit() -> int | None:
+    """The size limit from ``$WORKBENCH_CACHE_LIMIT`` (None when it is 0: no limit), else :data:`DEFAULT_LIMIT`."""
+    text = os.environ.get("WORKBENCH_CACHE_LIMIT")
+    if text is None or not text.strip():
+        return DEFAULT_LIMIT
+    try:
+        limit = parse_size(text)
+    except ValueError as exc:
+        raise ValueError(f"WORKBENCH_CACHE_LIMIT: {exc}") from None
+    return limit or None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One stored encoding: where, how big, when last used, and what it holds (the key's parts)."""
+
+    key: str
+    path: Path
+    size: int
+    last_used: float
+    parts: dict
 
 
 class CacheWarning(UserWarning):
@@ -102,8 +158,9 @@ class EncodeCache:
     torch.Size([1, 2, 3])
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, *, max_bytes: int | str | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self.max_bytes = parse_size(max_bytes) if max_bytes is not None else cache_limit()
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / key
@@ -124,6 +181,8 @@ class EncodeCache:
             manifest = {"format": _FORMAT, "cache_version": CACHE_VERSION, "key": key, "parts": dict(parts), "files": files}
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         log.info("stored encoding in the cache at %s", entry)
+        if self.max_bytes:
+            self.evict(self.max_bytes, keep=key)
         return entry
 
     def _problem(self, entry: Path, key: str) -> str | None:
@@ -169,12 +228,74 @@ class EncodeCache:
             )
             shutil.rmtree(entry, ignore_errors=True)
             return None
+        os.utime(entry / _MANIFEST)  # using an entry makes it the last one eviction takes
         log.info("loaded encoding from the cache at %s", entry)
         return stack
 
-    def clear(self) -> int:
-        """Remove every entry; returns how many there were."""
-        entries = [path.parent for path in self.root.glob(f"*/*/{_MANIFEST}")]
+    def _entry_folders(self) -> list[Path]:
+        # a ".<key>.tmp-..." sibling is an entry being written by another process: not ours to list or remove
+        return [path.parent for path in self.root.glob(f"*/*/{_MANIFEST}") if not path.parent.name.startswith(".")]
+
+    def entries(self) -> list[CacheEntry]:
+        """Every complete entry, the one used longest ago first.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> EncodeCache(tempfile.mkdtemp()).entries()
+        []
+        """
+        found = []
+        for entry in self._entry_folders():
+            manifest = entry / _MANIFEST
+            try:
+                info = json.loads(manifest.read_text())
+                size = sum(path.stat().st_size for path in entry.rglob("*") if path.is_file())
+                used = manifest.stat().st_mtime
+            except (OSError, ValueError):
+                continue  # being written or removed right now; a later listing sees it
+            parts = info.get("parts") if isinstance(info, dict) and isinstance(info.get("parts"), dict) else {}
+            found.append(CacheEntry(entry.name, entry, size, used, parts))
+        return sorted(found, key=lambda e: e.last_used)
+
+    def size(self) -> int:
+        """Bytes held by the complete entries."""
+        return sum(entry.size for entry in self.entries())
+
+    def evict(self, max_bytes: int, *, keep: str | None = None) -> list[CacheEntry]:
+        """Remove the entries used longest ago until the cache holds at most ``max_bytes``.
+
+        ``keep`` (a key) is never removed: the entry just written stays even
+        when it alone is over the limit. Returns the removed entries.
+        """
+        entries = self.entries()
+        total = sum(entry.size for entry in entries)
+        removed = []
+        for entry in entries:
+            if total <= max_bytes:
+                break
+            if entry.key == keep:
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            total -= entry.size
+            removed.append(entry)
+        if removed:
+            log.info("encode cache over %d bytes: removed the %d entries used longest ago", max_bytes, len(removed))
+        return removed
+
+    def clear(self, *, older_than: float | None = None) -> int:
+        """Remove every entry, or those not used for ``older_than`` seconds; returns how many.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> EncodeCache(tempfile.mkdtemp()).clear(older_than=86400)
+        0
+        """
+        entries = self._entry_folders()
+        if older_than is not None:
+            cutoff = time.time() - older_than
+            entries = [entry for entry in entries if (entry / _MANIFEST).stat().st_mtime < cutoff]
         for entry in entries:
             shutil.rmtree(entry, ignore_errors=True)
         return len(entries)

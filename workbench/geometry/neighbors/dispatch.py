@@ -35,6 +35,7 @@ import torch
 
 from workbench._checks import check_matrix
 from workbench.device import resolve_device
+from workbench.extras import install_hint
 from workbench.geometry.neighbors.chunked import ChunkedVectors, as_chunked, is_chunked
 from workbench.geometry.neighbors.chunked_exact import chunked_knn
 from workbench.geometry.neighbors.exact import exact_knn
@@ -69,7 +70,7 @@ def choose_backend(n_queries: int, n_samples: int, device: torch.device) -> tupl
     if not _faiss_installed():
         return "torch", (
             f"{n_queries:,} x {n_samples:,} rows would go to FAISS, but it is not installed "
-            "(pip install 'workbench[faiss]'); using the exact torch search"
+            f"({install_hint('faiss')}); using the exact torch search"
         )
     return "faiss", f"{n_queries:,} x {n_samples:,} rows is above the exact search's comfortable size"
 
