@@ -203,13 +203,15 @@ def test_import_npy_with_meta_makes_a_space(capsys, tmp_path, vectors):
     space = workbench.LatentSpace.load(tmp_path / "space")
     np.testing.assert_array_equal(space.numpy(), matrix)
     assert space.ids.tolist() == meta["id"].tolist() and space.labels("emotion").tolist() == meta["emotion"].tolist()
-    # a workbench save may be replaced; anything else may not
-    assert run(capsys, "import", str(tmp_path / "vectors.npy"), "-o", str(tmp_path / "space"))[0] == 0
+    # a workbench save may be replaced, when asked; anything else may not
+    code, _, err = run(capsys, "import", str(tmp_path / "vectors.npy"), "-o", str(tmp_path / "space"))
+    _one_error_line(code, err, "already holds a saved LatentSpace", "--overwrite")
+    assert run(capsys, "import", str(tmp_path / "vectors.npy"), "-o", str(tmp_path / "space"), "--overwrite")[0] == 0
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("keep")
     code, _, err = run(capsys, "import", str(tmp_path / "vectors.npy"), "-o", str(mine))
-    _one_error_line(code, err, "is not a workbench save", "-o/--output")
+    _one_error_line(code, err, "is not a LatentSpace or other workbench save", "thesis.tex")
     assert (mine / "thesis.tex").read_text() == "keep"
 
 

@@ -15,7 +15,7 @@ Index of the public names, by concern (``help(workbench.NAME)`` for each)::
                  emotion_agreement
     directions   Directions  DirectionSet  probe_sweep  plot_probe_sweep
     steering     steering  steer  block_outputs  extract_directions
-    2-D views    project  trustworthiness  neighbour_preservation  StreamingPCA
+    2-D views    project  trustworthiness  neighbor_preservation  StreamingPCA
     widgets      Explorer  link
     out          report  export  to_parquet  to_projector  to_html_map
     training     LIDCallback
@@ -110,7 +110,6 @@ _EXPORTS: dict[str, str] = {
     "project": "workbench.geometry.views",
     "trustworthiness": "workbench.geometry.views",
     "neighbor_preservation": "workbench.geometry.views",
-    "neighbour_preservation": "workbench.geometry.views",
     # widgets
     "Explorer": "workbench.widgets",
     "link": "workbench.widgets",
@@ -130,11 +129,17 @@ _EXPORTS: dict[str, str] = {
     "to_html_map": "workbench.export",
 }
 
+#: old public names that still resolve (each warns when called), kept out of
+#: ``__all__``, ``dir()`` and the index
+_DEPRECATED: dict[str, str] = {
+    "neighbour_preservation": "workbench.geometry.views",
+}
+
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
+    module_name = _EXPORTS.get(name) or _DEPRECATED.get(name)
     if module_name is None:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")
     module = importlib.import_module(module_name)

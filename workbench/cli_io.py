@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench._format import check_destination, saved_kind
+
 __all__ = ["add_commands", "parse_duration", "read_vectors"]
 
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -46,10 +48,6 @@ def parse_duration(text: str) -> float:
     if not match:
         raise argparse.ArgumentTypeError(f"expected a duration such as 90s, 30m, 12h, 7d or 2w; got {text!r}")
     return float(match.group(1)) * _SECONDS[match.group(2)]
-
-
-def _is_save(path: Path) -> bool:
-    return (path / "space.json").is_file() or (path / "stack.json").is_file()
 
 
 def read_vectors(path: Path, column: str | None = None):
@@ -101,8 +99,7 @@ def _import(args: argparse.Namespace) -> int:
     from workbench.space import LatentSpace
 
     output = Path(args.output)
-    if output.exists() and not _is_save(output):
-        raise FileExistsError(f"{output} exists and is not a workbench save (-o/--output); refusing to replace it")
+    check_destination(output, "LatentSpace", args.overwrite)  # before reading: fail fast
     matrix, meta = read_vectors(Path(args.vectors), args.column)
     if matrix.ndim != 2:
         raise ValueError(f"{args.vectors}: expected a 2-D array (rows x features); got shape {matrix.shape}")
@@ -117,7 +114,7 @@ def _import(args: argparse.Namespace) -> int:
         meta = meta.rename(columns={args.id_column: "id"})
     space = LatentSpace(matrix, meta, name=args.name or Path(args.vectors).stem,
                         provenance={"source": str(Path(args.vectors).resolve()), "imported": True})
-    space.save(output)
+    space.save(output, overwrite=args.overwrite)
     print(f"wrote {space.n} rows x {space.dim} to {output}")
     return 0
 
@@ -126,7 +123,7 @@ def _load(path: str):
     from workbench.space import LatentSpace, LayerStack
 
     folder = Path(path)
-    if not _is_save(folder):
+    if saved_kind(folder) is None:
         raise ValueError(f"{folder} is not a saved space (no space.json or stack.json)")
     return LatentSpace.load(folder) if (folder / "space.json").is_file() else LayerStack.load(folder)
 
@@ -152,7 +149,7 @@ def _export(args: argparse.Namespace) -> int:
         path = to_parquet(space, args.parquet, layer=layer, method=args.method, k=args.k, metric=args.metric)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if args.projector:
-        print(f"wrote {to_projector(space, args.projector, layer=layer, overwrite=args.force)}")
+        print(f"wrote {to_projector(space, args.projector, layer=layer, overwrite=args.overwrite)}")
     return 0
 
 
@@ -208,7 +205,9 @@ def add_commands(commands: Any, formatter: type[argparse.HelpFormatter]) -> None
     )
     imp.add_argument("vectors", metavar="VECTORS", help=".npy (rows x features) or .parquet (a list column, or one float column per feature)")
     imp.add_argument("meta", metavar="META.csv", nargs="?", help="one row per vector, in the same order; an 'id' column is used as ids")
-    imp.add_argument("-o", "--output", required=True, metavar="SPACE_DIR", help="folder to write; an existing folder is replaced only when it is a workbench save")
+    imp.add_argument("-o", "--output", required=True, metavar="SPACE_DIR",
+                     help="folder to write; an earlier workbench save there is replaced (atomically) only with --overwrite")
+    imp.add_argument("--overwrite", action="store_true", help="replace an earlier workbench save at SPACE_DIR")
     imp.add_argument("--column", help="the parquet column holding the vectors (default: its only list column)")
     imp.add_argument("--id-column", help="the meta column to use as ids (default: 'id' when there is one, else row numbers)")
     imp.add_argument("--name", help="the space's name (default: the file's)")
@@ -229,7 +228,7 @@ def add_commands(commands: Any, formatter: type[argparse.HelpFormatter]) -> None
     export.add_argument("--method", choices=["pca", "umap", "tsne"], default="pca", help="the 2-D map (default: %(default)s)")
     export.add_argument("--k", type=int, default=10, help="neighbours per point in the table (default: %(default)s; 0: none)")
     export.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean", help="distance of the neighbours")
-    export.add_argument("--force", action="store_true", help="replace an earlier --projector export")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier --projector export")
     export.set_defaults(run=_export)
 
     mapping = commands.add_parser(

@@ -118,7 +118,7 @@ def test_speech_from_save_to_disk_decodes_audio_without_torchcodec(tmp_path):
 
 
 def test_speech_to_files_the_encoders_read(tmp_path):
-    from workbench.encoders.media import read_audio
+    from workbench.media import read_audio
 
     frame = from_hf(_speech(tmp_path, rate=16_000), recipe="cremad", media_dir=tmp_path / "clips")
     paths = frame["audio"].tolist()
