@@ -74,3 +74,10 @@ def test_vad_has_every_primary_and_sensible_order():
     assert values["anger"][1] > values["sadness"][1]  # arousal
     assert taxonomy.vad("fury") == values["anger"]
     assert set(taxonomy.sources()) == {"parrott", "ekman", "goemotions", "vad"}
+
+
+def test_disgust_has_its_own_vad_entry_not_angers():
+    # Parrott's tree has no disgust, so a roll-up fallback silently gave anger's coordinates
+    assert taxonomy.vad("disgust") == (0.052, 0.775, 0.317)
+    assert taxonomy.vad("disgust") != taxonomy.vad("anger")
+    assert all(taxonomy.vad(e) for e in (*taxonomy.EKMAN, "neutral"))

@@ -5,7 +5,7 @@
 - Ekman's six basic emotions (1992).
 - GoEmotions' 27 emotions + neutral (Demszky et al., 2020) and the dataset's
   own grouping into Ekman's six (:data:`GOEMOTIONS_TO_EKMAN`).
-- Valence / arousal / dominance coordinates of the primaries and neutral
+- Valence / arousal / dominance coordinates of the primaries, disgust and neutral
   (NRC-VAD, Mohammad 2018) through :func:`vad`.
 
 The data live in ``workbench/_data/taxonomy.json`` with their sources.
