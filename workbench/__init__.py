@@ -9,11 +9,13 @@ Index of the public names, by concern (``help(workbench.NAME)`` for each)::
     spaces       LatentSpace  LayerStack  streaming  distributed
     neighbours   knn  KNNGraph
     dimension    TwoNN  MLE  LocalIntrinsicDimension  lid_profile  token_lid
+                 id_scaling (across scales)
     relative     select_anchors  RelativeProjection  Procrustes  stitch
-    comparison   compare  compare_layers  linear_cka
+    comparison   compare  compare_layers  linear_cka  similarity (with nulls)
     shared view  shared_view  SharedView  center_by  cross_modal_retrieval
                  emotion_agreement
     directions   Directions  DirectionSet  probe_sweep  plot_probe_sweep
+                 affect_axes (valence / arousal)
     steering     steering  steer  block_outputs  extract_directions
     2-D views    project  trustworthiness  neighbor_preservation  StreamingPCA
     widgets      Explorer  link
@@ -61,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "LocalIntrinsicDimension": "workbench.geometry.intrinsic.local",
     "lid_profile": "workbench.geometry.intrinsic.profile",
     "token_lid": "workbench.geometry.intrinsic.profile",
+    "id_scaling": "workbench.geometry.intrinsic.gride",
     # optional dependencies
     "require": "workbench.extras",
     # label sets
@@ -77,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "Directions": "workbench.geometry.directions",
     "DirectionSet": "workbench.geometry.directions",
     "probe_sweep": "workbench.geometry.directions.probes",
+    "affect_axes": "workbench.geometry.directions.affect",
     "plot_probe_sweep": "workbench.geometry.directions.probes",
     "steering": "workbench.steering",
     "steer": "workbench.steering",
@@ -103,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "RelativeProjection": "workbench.geometry.relative.projection",
     "compare": "workbench.geometry.compare",
     "compare_layers": "workbench.geometry.compare",
+    "similarity": "workbench.geometry.similarity",
     "linear_cka": "workbench.geometry.compare",
     "Procrustes": "workbench.geometry.relative.procrustes",
     "stitch": "workbench.geometry.relative.stitching",

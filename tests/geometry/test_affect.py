@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench import taxonomy
-from workbench.geometry.affect import affect_axes
+from workbench.geometry.directions import affect_axes
 from workbench.geometry.directions import Directions
 
 EMOTIONS = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]

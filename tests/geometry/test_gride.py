@@ -8,7 +8,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import betaln
 
-from workbench.geometry.gride import id_scaling
+from workbench.geometry.intrinsic import id_scaling
 from workbench.geometry.neighbors import knn
 
 

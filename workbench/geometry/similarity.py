@@ -53,7 +53,8 @@ import numpy as np
 import torch
 
 from workbench.device import resolve_device
-from workbench.geometry.neighbors import Data, as_matrix, knn
+from workbench._checks import Data, check_matrix
+from workbench.geometry.neighbors import knn
 from workbench.geometry.uncertainty import Estimate, bootstrap_indices, estimate, permutations
 
 __all__ = [
@@ -71,7 +72,7 @@ Metric = Literal["euclidean", "cosine"]
 
 
 def _pair(x: Data, y: Data, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    a, b = as_matrix(x, "x"), as_matrix(y, "y")
+    a, b = check_matrix(x, "x"), check_matrix(y, "y")
     if a.shape[0] != b.shape[0]:
         raise ValueError(
             f"x and y must hold the same rows (row i = one sample in both); got {a.shape[0]} and {b.shape[0]} rows"

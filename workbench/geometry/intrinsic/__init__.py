@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 from workbench.geometry.intrinsic.duplicates import DuplicateWarning, unique_rows
+from workbench.geometry.intrinsic.gride import id_scaling
 from workbench.geometry.intrinsic.local import LocalIntrinsicDimension
 from workbench.geometry.intrinsic.mle import MLE
 from workbench.geometry.intrinsic.profile import lid_profile, token_lid
 from workbench.geometry.intrinsic.twonn import TwoNN
 
-__all__ = ["TwoNN", "MLE", "LocalIntrinsicDimension", "lid_profile", "token_lid", "DuplicateWarning", "unique_rows"]
+__all__ = ["TwoNN", "MLE", "LocalIntrinsicDimension", "lid_profile", "token_lid", "DuplicateWarning", "unique_rows", "id_scaling"]

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.neighbors import Data, KNNGraph, knn
+from workbench._checks import Data
+from workbench.geometry.neighbors import KNNGraph, knn
 
 __all__ = ["id_scaling"]
 

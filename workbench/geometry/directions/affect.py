@@ -5,7 +5,7 @@ emotion vectors of a layer, find their principal axes, and correlate each
 emotion's coordinate on an axis with human valence / arousal ratings: on
 large models the first axis tracks valence (r ~ 0.8) and the second arousal
 (r ~ 0.66). :func:`affect_axes` does the same for any fitted
-:class:`~workbench.geometry.direction_set.DirectionSet`, against the NRC-VAD
+:class:`~workbench.geometry.directions.direction_set.DirectionSet`, against the NRC-VAD
 coordinates that :func:`workbench.taxonomy.vad` carries, with two controls:
 
 - **label permutation**: the ratings shuffled among the emotions, every
@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from workbench import taxonomy
-from workbench.geometry.direction_set import DirectionSet
+from workbench.geometry.directions.direction_set import DirectionSet
 
 __all__ = ["affect_axes", "AFFECT_DIMENSIONS"]
 
@@ -91,8 +91,7 @@ def affect_axes(
     Examples
     --------
     >>> import torch
-    >>> from workbench.geometry.directions import Directions
-    >>> from workbench.geometry.affect import affect_axes
+    >>> from workbench.geometry.directions import Directions, affect_axes
     >>> import workbench as wb
     >>> g = torch.Generator().manual_seed(0)
     >>> labels = ["anger", "disgust", "fear", "joy", "sadness", "surprise"]
