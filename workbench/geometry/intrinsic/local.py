@@ -37,7 +37,7 @@ from workbench._checks import Data, check_matrix, warn
 from workbench.device import accumulate_dtype, chunk_rows, compute_dtype, resolve_device
 from workbench.geometry.intrinsic.duplicates import distinct_neighborhoods, report_dropped
 from workbench.geometry.intrinsic.mle import local_mle
-from workbench.geometry.intrinsic.twonn import Method, twonn_dimension
+from workbench.geometry.intrinsic.twonn import CDF, Method, twonn_dimension
 from workbench.geometry.neighbors import KNNGraph
 from workbench.geometry.neighbors.chunked import as_chunked, is_chunked, rows_at
 
@@ -193,6 +193,7 @@ def neighborhood_twonn(
     discard_fraction: float = 0.1,
     method: Method = "linear",
     zero_tol: float = 0.0,
+    cdf: CDF = "corrected",
     device: str | torch.device = "auto",
     chunk_size: int | None = None,
     progress: bool = False,
@@ -218,7 +219,7 @@ def neighborhood_twonn(
         (``k > n_members``) make the direct fallback rarer.
     n_members : int, optional
         Neighbourhood size ``L``; ``graph.k`` by default.
-    discard_fraction, method, zero_tol
+    discard_fraction, method, zero_tol, cdf
         As in :func:`~workbench.geometry.intrinsic.twonn.twonn_dimension`.
     device : {"auto", "cpu", "cuda", ...}
     chunk_size : int, optional
@@ -261,7 +262,9 @@ def neighborhood_twonn(
             members = lists.indices[start : start + chunk_size, :n_members]
             r1, r2, short = _from_lists(members, lists, marks)
             n_direct += _measure_short(x, members, short, r1, r2, direct_rows)
-            dims, drops = twonn_dimension(r1, r2, discard_fraction=discard_fraction, method=method, zero_tol=zero_tol)
+            dims, drops = twonn_dimension(
+                r1, r2, discard_fraction=discard_fraction, method=method, zero_tol=zero_tol, cdf=cdf
+            )
             dimension[start : start + len(dims)] = dims.cpu().to(torch.float64)
             dropped[start : start + len(dims)] = drops.cpu()
     return dimension, dropped, n_direct
@@ -282,6 +285,10 @@ class LocalIntrinsicDimension(BaseEstimator):
         TwoNN only: share of the largest ratios left out of each fit.
     method : {"linear", "mle"}, default "linear"
         TwoNN only: least-squares fit (the paper) or maximum likelihood.
+    cdf : {"corrected", "skdim-0.3"}, default "corrected"
+        TwoNN only: the empirical-CDF convention of the linear fit. "Less is
+        More" ran scikit-dimension 0.3.4, whose ``(i - 1) / N`` differs from
+        today's ``i / N``: pass ``"skdim-0.3"`` to reproduce its numbers.
     duplicates : {"deduplicate", "drop"}, default "deduplicate"
         What to do with repeated rows; see :mod:`workbench.geometry.intrinsic.duplicates`.
         Reported in ``n_duplicates_`` / ``n_dropped_`` and by a warning.
@@ -332,6 +339,7 @@ class LocalIntrinsicDimension(BaseEstimator):
         estimator: Estimator = "twonn",
         discard_fraction: float = 0.1,
         method: Method = "linear",
+        cdf: CDF = "corrected",
         duplicates: str = "deduplicate",
         duplicate_tol: float = 0.0,
         device: str = "auto",
@@ -342,6 +350,7 @@ class LocalIntrinsicDimension(BaseEstimator):
         self.estimator = estimator
         self.discard_fraction = discard_fraction
         self.method = method
+        self.cdf = cdf
         self.duplicates = duplicates
         self.duplicate_tol = duplicate_tol
         self.device = device
@@ -410,6 +419,12 @@ class LocalIntrinsicDimension(BaseEstimator):
                 f"n_neighbors={self.n_neighbors} with discard_fraction={self.discard_fraction} keeps {kept} "
                 "ratios per neighbourhood; TwoNN needs at least 2"
             )
+        if 4 * int(self.n_neighbors) > x.shape[0]:
+            warn(
+                f"n_neighbors={self.n_neighbors} on {x.shape[0]} rows: each neighbourhood holds over a quarter of the "
+                "data, so the 'local' estimates are close to one global TwoNN; use a smaller n_neighbors (or more "
+                "rows), and see id_scaling for how the estimate changes with the scale"
+            )
         used, graph, groups = distinct_neighborhoods(
             x,
             self.n_neighbors,
@@ -426,6 +441,7 @@ class LocalIntrinsicDimension(BaseEstimator):
             discard_fraction=self.discard_fraction,
             method=self.method,
             zero_tol=self.duplicate_tol,
+            cdf=self.cdf,
             device=self.device,
             chunk_size=self.chunk_size,
             progress=self.progress,

@@ -43,6 +43,10 @@ from workbench.geometry.neighbors import knn
 __all__ = ["TwoNN", "twonn_dimension"]
 
 Method = Literal["linear", "mle"]
+#: empirical CDF of the sorted ratios: ``i / N`` for i = 1..N (scikit-dimension >= 0.4), or
+#: ``(i - 1) / N`` (scikit-dimension 0.3.4, which "Less is More"'s code pins)
+CDF = Literal["corrected", "skdim-0.3"]
+_CDFS = ("corrected", "skdim-0.3")
 #: log-ratios below this are ties at the precision of float32 distances
 _TIE = 1e-6
 _METHODS = ("linear", "mle")
@@ -61,6 +65,7 @@ def twonn_dimension(
     discard_fraction: float = 0.1,
     method: Method = "linear",
     zero_tol: float = 0.0,
+    cdf: CDF = "corrected",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """TwoNN estimate for every row of nearest-neighbour distances, in one pass.
 
@@ -76,6 +81,13 @@ def twonn_dimension(
         maximum-likelihood estimate ``(k - 1) / (sum log mu + (N - k) log mu_k)``.
     zero_tol : float, default 0.0
         Ratios with ``r1 <= zero_tol`` are undefined (duplicates) and dropped.
+    cdf : {"corrected", "skdim-0.3"}, default "corrected"
+        The empirical CDF of the sorted ratios in the linear fit: ``i / N``
+        (scikit-dimension >= 0.4, PR #28) or ``(i - 1) / N`` (scikit-dimension
+        0.3.4, pinned by the code of "Less is More"; use it to reproduce that
+        paper's numbers). The first puts the fit's first point at a CDF of
+        ``1 / N`` instead of 0; the estimates differ by a few percent at
+        ``N ~ 100``.
 
     Returns
     -------
@@ -97,6 +109,8 @@ def twonn_dimension(
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}")
+    if cdf not in _CDFS:
+        raise ValueError(f"cdf must be one of {_CDFS}; got {cdf!r}")
     if not 0.0 <= discard_fraction < 1.0:
         raise ValueError(f"discard_fraction must be in [0, 1); got {discard_fraction}")
     dtype = _fit_dtype(r1.device)
@@ -120,8 +134,9 @@ def twonn_dimension(
     kept = rank[None, :] <= n_keep[:, None]
     log_mu = torch.where(kept, log_mu, torch.zeros_like(log_mu))
     if method == "linear":
-        cdf = torch.where(kept, rank[None, :] / n_total.clamp(min=1)[:, None], torch.zeros_like(log_mu))
-        target = -torch.log(1.0 - cdf)
+        position = rank if cdf == "corrected" else rank - 1
+        empirical = torch.where(kept, position[None, :] / n_total.clamp(min=1)[:, None], torch.zeros_like(log_mu))
+        target = -torch.log(1.0 - empirical)
         dimension = (log_mu * target).sum(1) / (log_mu * log_mu).sum(1)
     else:
         last = torch.gather(log_mu, 1, (n_keep.long() - 1).clamp(min=0)[:, None]).squeeze(1)
@@ -148,6 +163,8 @@ class TwoNN(BaseEstimator):
         What to do with repeated rows; see :mod:`workbench.geometry.intrinsic.duplicates`.
     duplicate_tol : float, default 0.0
         Rows closer than this (Euclidean) count as copies of each other.
+    cdf : {"corrected", "skdim-0.3"}, default "corrected"
+        Empirical-CDF convention of the linear fit; see :func:`twonn_dimension`.
     device : {"auto", "cpu", "cuda", ...}
 
     Attributes
@@ -175,10 +192,12 @@ class TwoNN(BaseEstimator):
         method: Method = "linear",
         duplicates: str = "deduplicate",
         duplicate_tol: float = 0.0,
+        cdf: CDF = "corrected",
         device: str = "auto",
     ) -> None:
         self.discard_fraction = discard_fraction
         self.method = method
+        self.cdf = cdf
         self.duplicates = duplicates
         self.duplicate_tol = duplicate_tol
         self.device = device
@@ -213,6 +232,7 @@ class TwoNN(BaseEstimator):
             discard_fraction=self.discard_fraction,
             method=self.method,
             zero_tol=self.duplicate_tol,
+            cdf=self.cdf,
         )
         self.n_dropped_ = int(dropped.sum())
         report_dropped(self.n_dropped_, x.shape[0], policy=self.duplicates, what="points")
