@@ -3,7 +3,7 @@
 Two related spaces of N rows and width D; the null shuffles the rows of one of
 them ``P`` times and recomputes the measure.
 
-- ours: ``workbench.geometry.similarity.similarity(..., n_permutations=P)``:
+- ours: ``compare(A, B, metrics=[measure], n_permutations=P)`` (timed per measure):
   the kNN graphs are computed once and only relabelled per permutation;
   debiased CKA keeps its permutation-invariant terms and recomputes
   ``|X^T Y_p|^2`` as batched float32 products (float64 for the observed value);
@@ -37,13 +37,14 @@ def make_spaces(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
 
 def ours(a: np.ndarray, b: np.ndarray, k: int, n_permutations: int, device: str) -> dict:
-    from workbench.geometry.similarity import similarity
+    from workbench import LatentSpace, compare
 
+    space_a, space_b = LatentSpace(a, name="A"), LatentSpace(b, name="B")
     out = {}
     for measure in ("mutual_knn", "cka_debiased"):
         start = time.perf_counter()
-        result = similarity(a, b, measure, k=k, n_permutations=n_permutations, device=device)
-        out[measure] = {"seconds": time.perf_counter() - start, "value": result.value, "null_mean": result.null_mean}
+        row = compare(space_a, space_b, metrics=[measure], k=k, n_permutations=n_permutations, device=device).loc[measure]
+        out[measure] = {"seconds": time.perf_counter() - start, "value": row["value"], "null_mean": row["null_mean"]}
     return out
 
 

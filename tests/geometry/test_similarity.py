@@ -19,9 +19,6 @@ from scipy.stats import kstest, spearmanr
 from workbench.geometry.compare import linear_cka
 from workbench.geometry.similarity import (
     MEASURES,
-    _cka_null,
-    _graphs,
-    _mutual_knn_null,
     cka_debiased,
     mutual_knn,
     procrustes_distance,
@@ -30,6 +27,8 @@ from workbench.geometry.similarity import (
     similarity,
     svcca,
 )
+from workbench.geometry.similarity.kernel import _cka_null
+from workbench.geometry.similarity.mutual_knn import _graphs, _mutual_knn_null
 from workbench.geometry.uncertainty import permutations
 
 
@@ -203,3 +202,23 @@ def test_similarity_says_what_is_wrong_with_its_input():
         similarity(bad, y, "cka_debiased")
     with pytest.raises(ValueError, match="fewer dimensions than rows"):
         svcca(np.random.default_rng(0).normal(size=(6, 10)), np.random.default_rng(1).normal(size=(6, 10)), keep=1.0)
+
+
+def test_compare_reports_registry_measures_with_their_nulls():
+    from workbench import LatentSpace
+    from workbench.geometry.compare import compare
+
+    x, y = _related(150, 6, 9, 1.0, 12)
+    noise = np.random.default_rng(13).normal(size=(150, 9))
+    a, b, c = LatentSpace(x, name="a"), LatentSpace(y, name="b"), LatentSpace(noise, name="c")
+    plain = compare(a, b, metrics=["cka", "mutual_knn", "cka_debiased"], k=8, device="cpu")
+    assert list(plain.index) == ["cka", "mutual_knn", "cka_debiased"]
+    table = compare(a, b, metrics=["mutual_knn", "cka_debiased"], k=8, n_permutations=99, n_bootstrap=30, device="cpu")
+    assert list(table.columns[:6]) == ["value", "ci_low", "ci_high", "null_mean", "null_q95", "p_value"]
+    assert table["value"].tolist() == pytest.approx(plain[["mutual_knn", "cka_debiased"]].tolist())
+    assert (table["p_value"] <= 0.01).all()
+    unrelated = compare(a, c, metrics=["cka", "cka_debiased"], n_permutations=99, device="cpu")
+    # linear CKA of unrelated spaces is far above 0, but not above its own null
+    assert unrelated.loc["cka", "value"] > 0.05 and unrelated.loc["cka", "p_value"] > 0.05
+    with pytest.raises(ValueError, match=r"\['jaccard'\] have none here"):
+        compare(a, b, metrics=["jaccard", "cka"], n_permutations=10, device="cpu")

@@ -28,62 +28,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench._checks import Data, check_matrix, warn
+from workbench._checks import Data, check_int, warn
 from workbench._space_checks import match_rows
 from workbench.geometry.neighbors import Metric, knn, neighbor_graph
+from workbench.geometry.similarity import MEASURES, centred, linear_cka, similarity
+from workbench.geometry.uncertainty import COLUMNS
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["compare", "compare_layers", "linear_cka", "match_rows", "METRICS"]
 
-METRICS = ("jaccard", "mrr", "cosine", "cka", "overlap")
+#: compare's own neighbour measures, then every measure of the similarity registry
+METRICS = ("jaccard", "mrr", "cosine", "overlap", *MEASURES)
 #: metrics that compare coordinates directly, so need spaces of one width
 CROSS_SPACE = ("jaccard", "mrr", "cosine")
-
-
-def linear_cka(x: Data, y: Data) -> float:
-    """Linear centred kernel alignment between two representations of the same rows.
-
-    ``CKA = |Yc^T Xc|_F^2 / (|Xc^T Xc|_F |Yc^T Yc|_F)`` with column-centred
-    ``Xc``, ``Yc`` -- equal to the HSIC form ``<HKH, HLH> / (|HKH| |HLH|)``
-    with ``K = X X^T``, ``L = Y Y^T``. Computed in float64, in whichever of
-    the two forms is cheaper.
-
-    Parameters
-    ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
-        Row ``i`` of ``y`` is the same sample as row ``i`` of ``x`` (use
-        :func:`match_rows` for spaces with ids).
-
-    Returns
-    -------
-    float in [0, 1]
-
-    Examples
-    --------
-    >>> import torch
-    >>> x = torch.randn(100, 5, generator=torch.Generator().manual_seed(0))
-    >>> round(linear_cka(x, 2 * x), 6)
-    1.0
-    """
-    xs, ys = _centred(x, "x"), _centred(y, "y")
-    if xs.shape[0] != ys.shape[0]:
-        raise ValueError(f"x and y must have the same rows; got {xs.shape[0]} and {ys.shape[0]}")
-    n, dx, dy = xs.shape[0], xs.shape[1], ys.shape[1]
-    if n * n * (dx + dy) < n * (dx * dy + dx * dx + dy * dy):
-        k, l_ = xs @ xs.T, ys @ ys.T
-        value = (k * l_).sum() / (k.norm() * l_.norm())
-    else:
-        value = (ys.T @ xs).pow(2).sum() / ((xs.T @ xs).norm() * (ys.T @ ys).norm())
-    return float(value)
-
-
-def _centred(data: Data, what: str) -> torch.Tensor:
-    x = check_matrix(data, what).to(torch.float64)
-    x = x - x.mean(0, keepdim=True)
-    if not bool((x != 0).any()):
-        raise ValueError(f"CKA is undefined: every row of {what} is the same vector")
-    return x
 
 
 def compare(
@@ -95,7 +52,11 @@ def compare(
     distance: Metric = "cosine",
     device: str | torch.device = "auto",
     progress: bool = False,
-) -> pd.Series:
+    n_permutations: int = 0,
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.Series | pd.DataFrame:
     """Compare two latent spaces on the samples they share (matched by id).
 
     Parameters
@@ -124,6 +85,11 @@ def compare(
         ``"overlap"``
             Mean over samples of the Jaccard of ``i``'s k nearest neighbours
             in A and in B, each space searched on its own (self excluded).
+        ``"mutual_knn"``, ``"cka_debiased"``, ``"svcca"``, ``"pwcca"``, ``"rsa"``, ``"procrustes"``
+            The measures of :data:`workbench.geometry.similarity.MEASURES`
+            (mutual-kNN alignment, debiased CKA, SVCCA, PWCCA, RSA,
+            orthogonal Procrustes distance -- lower is closer), for any two
+            widths.
 
         The first three read coordinates of one space in the other, so they
         need equal widths, and they mean something only when the coordinates
@@ -137,12 +103,27 @@ def compare(
         Where the neighbour searches run.
     progress : bool, default False
         Show progress bars over the chunks of large neighbour searches.
+    n_permutations : int, default 0
+        Rows of B shuffled this many times for a permutation null (``null_mean``,
+        ``null_q95``, ``p_value``). Global measures such as CKA sit far above
+        zero for unrelated models at realistic N and D (Gröger et al. 2026):
+        read them next to their null.
+    n_bootstrap : int, default 0
+        Resamples for a percentile interval (``ci_low``, ``ci_high``).
+    seed : int, default 0
+    level : float, default 0.95
 
     Returns
     -------
     pandas.Series
         One value per metric, named ``"<a> vs <b>"``; ``attrs["n"]`` is the
         number of shared samples.
+    pandas.DataFrame
+        With ``n_permutations`` or ``n_bootstrap``: one row per metric,
+        columns ``value``, ``ci_low``, ``ci_high``, ``null_mean``,
+        ``null_q95``, ``p_value`` (the vocabulary of
+        :mod:`workbench.geometry.uncertainty`); only the registry's measures
+        (:data:`~workbench.geometry.similarity.MEASURES`) have nulls here.
 
     Examples
     --------
@@ -154,6 +135,11 @@ def compare(
     metrics = _check_metrics(metrics)
     a, b = match_rows(space_a, space_b, warn_partial=True)
     _check_k(k, a.n, metrics)
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=0)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
+    if n_permutations or n_bootstrap:
+        return _with_uncertainty(a, b, metrics, k=k, distance=distance, device=device, n_permutations=n_permutations,
+                                 n_bootstrap=n_bootstrap, seed=seed, level=level)
     cache = _Neighbours(k, distance, device, progress)
     key_b = "a" if space_a is space_b else "b"
     values = {metric: _pair_value(metric, a, b, cache, "a", key_b) for metric in metrics}
@@ -161,6 +147,21 @@ def compare(
     result = pd.Series(values, name=f"{a.name} vs {b.name}", dtype=float)
     result.attrs["n"] = a.n
     return result
+
+
+def _with_uncertainty(a: LatentSpace, b: LatentSpace, metrics: list[str], **options) -> pd.DataFrame:
+    without = [m for m in metrics if m not in MEASURES]
+    if without:
+        raise ValueError(
+            f"n_permutations / n_bootstrap give nulls and intervals for the measures {sorted(MEASURES)}; "
+            f"{without} have none here: leave them out of metrics= (or compare them without nulls)"
+        )
+    k, distance = options.pop("k"), options.pop("distance")
+    rows = {m: similarity(a.vectors, b.vectors, m, k=k, metric=distance, **options).as_dict() for m in metrics}
+    table = pd.DataFrame.from_dict(rows, orient="index")[["value", *COLUMNS, "n_permutations", "n_bootstrap"]]
+    table.index.name = f"{a.name} vs {b.name}"
+    table.attrs["n"] = a.n
+    return table
 
 
 def compare_layers(
@@ -265,7 +266,7 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
 
 
 def _check_k(k: int, n: int, metrics: Sequence[str]) -> None:
-    if not any(m in ("jaccard", "mrr", "overlap") for m in metrics):
+    if not any(m in ("jaccard", "mrr", "overlap", "mutual_knn") for m in metrics):
         return
     if not 1 <= int(k) < n:
         raise ValueError(f"k must be between 1 and {n - 1} (the spaces share {n} samples); got {k}")
@@ -325,6 +326,8 @@ class _Neighbours:
 def _pair_value(metric: str, a: LatentSpace, b: LatentSpace, cache: _Neighbours, key_a, key_b) -> float:
     if metric == "cka":
         return linear_cka(a, b)
+    if metric in MEASURES:
+        return similarity(a.vectors, b.vectors, metric, k=cache.k, metric=cache.distance, device=cache.device).value
     if metric == "overlap":
         return float(_row_jaccard(cache.own(key_a, a, cache.k), cache.own(key_b, b, cache.k)).mean())
     if a.dim != b.dim:
@@ -363,7 +366,7 @@ def _cka_matrix(spaces_a: list[LatentSpace], spaces_b: list[LatentSpace]) -> np.
     def grams(spaces):
         out = []
         for space in spaces:
-            x = _centred(space, space.name)
+            x = centred(space, space.name)
             gram = x @ x.T
             out.append((gram / gram.norm()).flatten())
         return torch.stack(out)
