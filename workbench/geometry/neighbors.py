@@ -12,10 +12,10 @@ would spoil close neighbours (the ones TwoNN's ratios depend on), so:
 
 * on a GPU, candidates are found with a float32 product and re-ranked on
   distances computed directly from the differences (gathers are cheap there);
-* on a CPU (Euclidean), the product runs in float64, exact enough for every
-  neighbour but copies and near-copies, which are measured directly. A float32
-  product plus re-ranking was measured 3-5x slower on a CPU: gathering
-  ``k`` candidate rows per query is bound by memory traffic, not arithmetic.
+* on a CPU (Euclidean), :func:`workbench.geometry.blocked_knn.blocked_knn`
+  proposes candidates from a float32 product, measures them in float64 from
+  the coordinates and proves per row that nothing left out could enter the
+  top k (else measures that row against every point): the exact float64 graph.
 """
 
 from __future__ import annotations
@@ -283,6 +283,11 @@ def knn(
     available = n - 1 if self_search else n
     dtype = _compute_dtype(base)
     wide = metric == "euclidean" and device.type == "cpu"
+    if wide:
+        from workbench.geometry.blocked_knn import blocked_knn
+
+        indices, distances, _ = blocked_knn(base, k, queries=None if self_search else query, block_rows=chunk_size)
+        return KNNGraph(indices, distances.to(dtype), metric)
     # float64 before centring, so the centring rounds nothing that matters
     work_dtype = torch.float64 if wide else dtype
     x = base.to(device=device, dtype=work_dtype)
