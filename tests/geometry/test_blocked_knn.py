@@ -7,6 +7,8 @@ import torch
 from workbench import knn
 from workbench.geometry.blocked_knn import blocked_knn
 
+pytestmark = pytest.mark.cpu_only  # the CPU kernel has no GPU counterpart to run
+
 
 def exhaustive_float64(x: torch.Tensor, k: int, queries: torch.Tensor | None = None):
     """Every distance from coordinate differences in float64; ties by the lower index."""
