@@ -20,8 +20,10 @@ rate, half the memory traffic) and only serves to *propose* candidates:
    distance of at least ``o_i + |c_i|^2 - E_i``; when the k-th exact distance
    is below that, nothing left out can enter the top k or tie with it, so the
    row equals the exact float64 graph. A row that fails (the float32 gap at
-   the cut within rounding error, or more than ``m - k`` points tied there) is
-   measured exactly against *every* point instead.
+   the cut within rounding error, or more than ``m - k`` points tied there)
+   measures every point whose score is within ``E_i`` of its k-th exact
+   distance instead (all the points that could belong; on data whose norms
+   dwarf its neighbour distances that can be many, never a wrong one).
 
 So the graph (indices and distances) is that of an exhaustive float64 search
 whose ties are broken by the lower index, whatever the data.
@@ -116,7 +118,7 @@ def _ordered(ids, squared):
 
 
 @njit(parallel=True, cache=True)
-def _select_and_rerank(scores, first, skip_self, queries, data, query_sq, bound, k, m, out_ids, out_sq, failed):
+def _select_and_rerank(scores, first, skip_self, queries, data, query_sq, bound, k, m, out_ids, out_sq, widened):
     rows = scores.shape[0]
     n = scores.shape[1]
     available = n - 1 if skip_self else n
@@ -138,28 +140,33 @@ def _select_and_rerank(scores, first, skip_self, queries, data, query_sq, bound,
         for c in range(m):
             squared[c] = _squared_distance(queries[i], data[ids[c]])
         ids, squared = _ordered(ids, squared)
-        lower = outside + query_sq[i] - bound[i]
+        cut = squared[k - 1]
         # the exact sum itself is only float64-accurate: a relative slack
-        if squared[k - 1] * (1.0 + 1e-12) < lower:
+        if cut * (1.0 + 1e-12) < outside + query_sq[i] - bound[i]:
             out_ids[i, :] = ids[:k]
             out_sq[i, :] = squared[:k]
-        else:
-            failed[i] = True
-
-
-@njit(parallel=True, cache=True)
-def _exhaustive(rows, skip_self, queries, data, k, out_ids, out_sq):
-    n = data.shape[0]
-    for r in prange(rows.shape[0]):
-        i = rows[r]
-        squared = np.empty(n, dtype=np.float64)
+            continue
+        # too close to call: every point whose score is within the bound of
+        # the k-th exact distance may belong, so all of those are measured
+        widened[i] = True
+        reach = cut * (1.0 + 1e-12) - query_sq[i] + bound[i]
+        row = scores[r]
+        count = 0
         for j in range(n):
-            squared[j] = _squared_distance(queries[i], data[j])
-        if skip_self:
-            squared[i] = np.inf
-        order = np.argsort(squared, kind="mergesort")[:k]
-        out_ids[i, :] = order
-        out_sq[i, :] = squared[order]
+            if row[j] <= reach and j != skip:
+                count += 1
+        ids = np.empty(count, dtype=np.int64)
+        count = 0
+        for j in range(n):
+            if row[j] <= reach and j != skip:
+                ids[count] = j
+                count += 1
+        squared = np.empty(count, dtype=np.float64)
+        for c in range(count):
+            squared[c] = _squared_distance(queries[i], data[ids[c]])
+        ids, squared = _ordered(ids, squared)
+        out_ids[i, :] = ids[:k]
+        out_sq[i, :] = squared[:k]
 
 
 def blocked_knn(
@@ -182,7 +189,7 @@ def blocked_knn(
         from its own list.
     spare : int, optional
         Candidates beyond ``k`` taken from the float32 scores (default
-        ``max(4, k // 8)``); more spares make the exhaustive fallback rarer.
+        ``max(4, k // 8)``); more spares make the widened re-rank rarer.
     block_rows : int, optional
         Query rows per float32 product; by default ~8 MiB of scores.
 
@@ -192,8 +199,9 @@ def blocked_knn(
         Nearest first; equal distances in increasing index order.
     distances : tensor of shape (n_queries, k), float64
         Euclidean distances, summed in float64 from the coordinates.
-    n_exhaustive : int
-        Rows whose float32 cut was too close to call, measured against every point.
+    n_widened : int
+        Rows whose float32 cut was too close to call: every point the bound
+        could not rule out was measured.
 
     Examples
     --------
@@ -233,21 +241,18 @@ def blocked_knn(
     n_queries = q.shape[0]
     out_ids = np.empty((n_queries, k), dtype=np.int64)
     out_sq = np.empty((n_queries, k), dtype=np.float64)
-    failed = np.zeros(n_queries, dtype=np.bool_)
+    widened = np.zeros(n_queries, dtype=np.bool_)
     with torch.inference_mode():
         if self_search and n * n * 4 <= SYMMETRIC_BYTES and block_rows is None:
             from workbench.geometry.neighbors import _self_products
 
             scores = _self_products(c).mul_(-2.0).add_(c_sq[None, :])
-            _select_and_rerank(scores.numpy(), 0, True, q_exact, x_exact, query_sq, bound, k, m, out_ids, out_sq, failed)
+            _select_and_rerank(scores.numpy(), 0, True, q_exact, x_exact, query_sq, bound, k, m, out_ids, out_sq, widened)
         else:
             step = block_rows or max(1, min(n_queries, SCORE_BYTES // (4 * n)))
             for start in range(0, n_queries, step):
                 scores = torch.addmm(c_sq[None, :], cq[start : start + step], c.T, alpha=-2.0)
                 _select_and_rerank(
-                    scores.numpy(), start, self_search, q_exact, x_exact, query_sq, bound, k, m, out_ids, out_sq, failed
+                    scores.numpy(), start, self_search, q_exact, x_exact, query_sq, bound, k, m, out_ids, out_sq, widened
                 )  # fmt: skip
-    redo = np.flatnonzero(failed)
-    if len(redo):
-        _exhaustive(redo, self_search, q_exact, x_exact, k, out_ids, out_sq)
-    return torch.from_numpy(out_ids), torch.from_numpy(np.sqrt(out_sq)), len(redo)
+    return torch.from_numpy(out_ids), torch.from_numpy(np.sqrt(out_sq)), int(widened.sum())
