@@ -15,7 +15,8 @@ would spoil close neighbours (the ones TwoNN's ratios depend on), so:
 * on a CPU (Euclidean), :func:`workbench.geometry.blocked_knn.blocked_knn`
   proposes candidates from a float32 product, measures them in float64 from
   the coordinates and proves per row that nothing left out could enter the
-  top k (else measures that row against every point): the exact float64 graph.
+  top k (else measures every point its rounding bound cannot rule out): the
+  exact float64 graph.
 """
 
 from __future__ import annotations
