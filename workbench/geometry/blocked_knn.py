@@ -135,7 +135,8 @@ def _select_and_rerank(scores, first, skip_self, queries, data, query_sq, bound,
             last = np.argmax(values[:size])
             outside = np.float64(largest)
             values[last], ids[last] = values[size - 1], ids[size - 1]
-        ids = ids[:m].copy()
+        # in address order: the rows are read from memory, and this is what the re-rank waits on
+        ids = np.sort(ids[:m])
         squared = np.empty(m, dtype=np.float64)
         for c in range(m):
             squared[c] = _squared_distance(queries[i], data[ids[c]])
