@@ -53,6 +53,20 @@ system-deps:
 
 setup: $(STAMP)
 
+# The prepared GPU check (benchmarks/gpu_check.py, read benchmarks/README.md):
+# full size on CUDA when torch sees a GPU (<= 6 min on one H100), else the
+# --small sizes on the CPU. Prints one table and writes it as markdown to
+# reports/gpu-check.md
+.PHONY: gpu-check
+gpu-check: $(STAMP)
+	@mkdir -p reports
+	@if $(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+		PYTHONPATH=. $(BIN)/python benchmarks/gpu_check.py --device cuda --out reports/gpu-check.md; \
+	else \
+		echo "no CUDA GPU: running the --small sizes on the CPU"; \
+		PYTHONPATH=. $(BIN)/python benchmarks/gpu_check.py --small --device cpu --out reports/gpu-check.md; \
+	fi
+
 # Refresh the expected outputs of the notebook cells nbval checks
 notebook-outputs: $(STAMP)
 	$(BIN)/python notebooks/store_checked_outputs.py

@@ -21,6 +21,40 @@ import pytest
 import torch
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        default="cpu",
+        help="device the `device` fixture hands to tests: cpu (default), cuda, cuda:1, mps",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    device = config.getoption("--device")
+    try:
+        torch.device(device)
+    except RuntimeError as error:
+        raise pytest.UsageError(f"--device {device!r} is not a torch device: {error}") from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise pytest.UsageError(f"--device {device} was asked for, but torch sees no CUDA GPU here")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    device = config.getoption("--device")
+    if device == "cpu":
+        return
+    skip = pytest.mark.skip(reason=f"cpu_only: does not run under --device {device}")
+    for item in items:
+        if "cpu_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def device(request: pytest.FixtureRequest) -> str:
+    """The device the run was started for (``pytest --device cuda``); "cpu" by default."""
+    return request.config.getoption("--device")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -12,6 +12,7 @@ def test_auto_picks_an_available_device():
     assert resolve_device(None) == device
 
 
+@pytest.mark.cpu_only
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
 def test_missing_cuda_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):

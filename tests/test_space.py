@@ -64,9 +64,10 @@ def test_labels_are_plain_objects_for_sklearn(small_space):
     assert set(model.classes_) == {"joy", "fear", "anger"}
 
 
-def test_to_and_assign_keep_meta(small_space):
-    half = small_space.to("cpu", torch.float64)
+def test_to_and_assign_keep_meta(small_space, device):
+    half = small_space.to(device, torch.float64)
     assert half.dtype == torch.float64 and half.meta is small_space.meta
+    assert half.vectors.device.type == torch.device(device).type
     marked = small_space.assign(score=np.arange(6))
     assert "score" not in small_space.meta and marked.meta["score"].tolist() == list(range(6))
     with pytest.raises(ValueError, match="id"):

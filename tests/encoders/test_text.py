@@ -41,10 +41,10 @@ def test_minilm_final_layer_equals_sentence_transformers(minilm_path, texts):
 
 @pytest.mark.parametrize("kind", ["gpt2", "llama", "bert"])
 @pytest.mark.parametrize("pooling", ["mean", "last", "cls"])
-def test_each_row_equals_its_text_alone(tiny_models, texts, kind, pooling):
+def test_each_row_equals_its_text_alone(tiny_models, texts, kind, pooling, device):
     """Bucketed, right-padded batches give every row the vectors of its text run alone (left-padding llama too)."""
     folder = tiny_models(kind)
-    stack = wb.encode(folder, texts, pooling=pooling, batch_size=3, cache=False, progress=False)
+    stack = wb.encode(folder, texts, pooling=pooling, batch_size=3, cache=False, progress=False, device=device)
     for row in (0, 2, 3):
         hidden, _ = _reference_hidden(folder, texts["text"][row])
         expected = {"mean": hidden.mean(dim=1), "last": hidden[:, -1], "cls": hidden[:, 0]}[pooling]

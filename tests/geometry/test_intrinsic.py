@@ -59,10 +59,10 @@ def test_lookups_equal_direct_measurement(manifolds):
     np.testing.assert_allclose(r2.numpy()[found], d2.numpy()[found], rtol=1e-9)
 
 
-def test_float32_input_within_1e4_and_mle_method(manifolds):
+def test_float32_input_within_1e4_and_mle_method(manifolds, device):
     x = manifolds["M10a_Cubic"]
     ref = _skdim_pw(x, 24, discard_fraction=0.2, method="mle")
-    ours = LocalIntrinsicDimension(n_neighbors=24, discard_fraction=0.2, method="mle", device="cpu")
+    ours = LocalIntrinsicDimension(n_neighbors=24, discard_fraction=0.2, method="mle", device=device)
     np.testing.assert_allclose(ours.fit(x.astype(np.float32)).lid_, ref, atol=1e-4, rtol=0)
 
 

@@ -27,10 +27,10 @@ def test_equals_sklearn(rng, metric, chunk_size):
     assert graph.metric == metric and graph.k == 10 and graph.n == 300
 
 
-def test_queries_and_float64(rng):
+def test_queries_and_float64(rng, device):
     x = rng.normal(size=(200, 8))
     q = rng.normal(size=(30, 8))
-    graph = knn(x, 5, queries=q, device="cpu")
+    graph = knn(x, 5, queries=q, device=device)
     indices, distances = _sklearn(x, 5, "euclidean", queries=q)
     assert graph.distances.dtype == torch.float64
     np.testing.assert_array_equal(graph.numpy()[0], indices)
