@@ -113,7 +113,8 @@ def test_plain_euclidean_scales_with_the_space(rng):
 def test_cosine_matches_the_definition_and_anchors_see_themselves(rng):
     space = _space(rng)
     x = space.numpy().astype(np.float64)
-    rel = RelativeProjection(anchors=["s3", "s7", "s11"]).fit_transform(space)
+    # the paper's setting (no centring), against its formula
+    rel = RelativeProjection(anchors=["s3", "s7", "s11"], center=False).fit_transform(space)
     anchors = x[[3, 7, 11]]
     expected = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (anchors / np.linalg.norm(anchors, axis=1, keepdims=True)).T
     np.testing.assert_allclose(rel.numpy(), expected, atol=1e-6)
@@ -191,9 +192,9 @@ def test_zero_vectors_under_cosine_are_named(rng):
     x[[5, 9]] = 0.0
     space = LatentSpace(x, pd.DataFrame({"id": [f"r{i}" for i in range(20)]}))
     with pytest.raises(ValueError, match=r"2 sample vector\(s\) are zero, e.g. ids \['r5', 'r9'\]"):
-        RelativeProjection(anchors=["r0", "r1"]).fit_transform(space)
+        RelativeProjection(anchors=["r0", "r1"], center=False).fit_transform(space)
     with pytest.raises(ValueError, match="anchor vector"):
-        RelativeProjection(anchors=["r5"]).fit(space)
+        RelativeProjection(anchors=["r5"], center=False).fit(space)
     # an anchor set whose mean is a sample: zero after centering
     x[2] = (x[0] + x[1]) / 2
     with pytest.raises(ValueError, match="after centering on the anchors' mean"):
@@ -204,3 +205,16 @@ def test_half_precision_space_projects_in_float32(rng):
     space = _space(rng).to(dtype=torch.bfloat16)
     rel = RelativeProjection(anchors=4).fit_transform(space)
     assert rel.dtype == torch.float32 and bool(torch.isfinite(rel.vectors).all())
+
+
+def test_defaults_are_the_measured_ones_centred_on_farthest_point_anchors(rng):
+    # benchmarks/relative_defaults.py: centring + fps won in all three situations
+    projection = RelativeProjection()
+    assert projection.center is True and projection.strategy == "fps" and projection.similarity == "cosine"
+    space = _space(rng)
+    rel = RelativeProjection(anchors=5).fit_transform(space)
+    x = space.numpy().astype(np.float64)
+    anchors = x[[list(space.ids).index(i) for i in rel.provenance["relative"]["anchors"]]]
+    shifted, centre = x - anchors.mean(0), anchors - anchors.mean(0)
+    expected = (shifted / np.linalg.norm(shifted, axis=1, keepdims=True)) @ (centre / np.linalg.norm(centre, axis=1, keepdims=True)).T
+    np.testing.assert_allclose(rel.numpy(), expected, atol=1e-5)
