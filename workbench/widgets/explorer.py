@@ -43,6 +43,7 @@ import traitlets
 
 from workbench.geometry.views import METHODS, View, align_to, neighbour_preservation, project, trustworthiness
 from workbench.space import LatentSpace, LayerStack
+from workbench.widgets.browser_map import BrowserMap
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.figure import MapFigure, hover_texts
 from workbench.widgets.options import NONE, ColorOptions
@@ -182,6 +183,13 @@ class Explorer(SelectionMixin, widgets.VBox):
     point_size : float, optional
     autoplay : bool
         Play a row's audio as soon as it is shown in the panel.
+    renderer : {"plotly", "browser"}
+        ``"browser"``: one 2-D map whose front end holds every PCA layer and
+        every fixed colour option as binary buffers and switches among them
+        itself, so the map, its controls, legend search, hover panel and
+        lasso also work in a report or handout with no kernel
+        (:mod:`workbench.widgets.browser_map`). ``"plotly"``: a plotly
+        FigureWidget (grids, 3-D), whose controls need a running kernel.
 
     Examples
     --------
@@ -234,6 +242,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         height: int | None = None,
         point_size: float | None = None,
         autoplay: bool = True,
+        renderer: str = "plotly",
     ) -> None:
         self._layers, self.meta, self.name = _as_layers(data)
         keys = list(self._layers)
@@ -244,6 +253,10 @@ class Explorer(SelectionMixin, widgets.VBox):
             anchors = _recorded_anchors(self._layers)
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3; got {dims!r}")
+        if renderer not in ("plotly", "browser"):
+            raise ValueError(f"renderer must be 'plotly' or 'browser'; got {renderer!r}")
+        if renderer == "browser" and (panes is not None or dims != 2):
+            raise ValueError("renderer='browser' draws one 2-D map: use renderer='plotly' for grids and 3-D")
         if panes is not None:
             panes = [_layer_key(keys, key) for key in panes]
             if not panes:
@@ -276,18 +289,11 @@ class Explorer(SelectionMixin, widgets.VBox):
 
         self.panel = RowPanel(self.meta, autoplay=autoplay)
         self._shown = self._pane_encodings()
-        texts = hover_texts(self.meta[self._hover_column if self._hover_column else "id"])
-        self._figure = MapFigure(
-            [self._map(key) for key in self._panes],
-            self._titles(),
-            texts,
-            self._shown,
-            anchors=self._anchors,
-            on_points=self._on_points,
-            cols=cols,
-            height=height,
-            point_size=point_size,
-        )
+        self._browser = renderer == "browser"
+        if self._browser:
+            self._figure = self._browser_map(keys, height, point_size)
+        else:
+            self._figure = self._plotly_map(cols, height, point_size)
         self._build_controls(keys, self._shown[0])
         super().__init__(self._layout_children())
         self.add_class("wb-explorer")
@@ -301,6 +307,64 @@ class Explorer(SelectionMixin, widgets.VBox):
     # ------------------------------------------------------------------
     # construction helpers
     # ------------------------------------------------------------------
+
+    def _plotly_map(self, cols: int, height: int | None, point_size: float | None) -> MapFigure:
+        texts = hover_texts(self.meta[self._hover_column if self._hover_column else "id"])
+        return MapFigure(
+            [self._map(key) for key in self._panes],
+            self._titles(),
+            texts,
+            self._shown,
+            anchors=self._anchors,
+            on_points=self._on_points,
+            cols=cols,
+            height=height,
+            point_size=point_size,
+        )
+
+    def _browser_map(self, keys: list, height: int | None, point_size: float | None) -> BrowserMap:
+        """The map whose browser side holds every PCA layer and every fixed colour, so it works without a kernel.
+
+        Other projections (UMAP, t-SNE) are computed when asked for, and colours
+        that change with the layer or the map (a callable, preservation, LID)
+        when shown: until then the browser greys them without a kernel.
+        """
+        hover = self.meta[self._hover_column if self._hover_column else "id"]
+        view = BrowserMap(
+            [str(key) for key in keys],
+            [(m, _METHOD_LABELS[m]) for m in METHODS],
+            ids=self.meta["id"].tolist(),
+            texts=hover.tolist(),
+            height=height,
+            point_size=point_size,
+        )
+        view.on_points = self._on_points
+        view.color_names = self.options.names
+        view.on_request(self._browser_asks)
+        with view.hold_sync():
+            if self.method == "pca":  # cheap: every layer, so the slider works offline
+                for index, key in enumerate(keys):
+                    view.add_map("pca", index, self._map(key))
+                    view.add_title("pca", index, self._view(key).describe())
+            for name in self.options.names:
+                if not self.options[name].depends and name != self.color:
+                    view.add_colors(name, None, encode_colors(self.options.values(name, self.space, self.layer, None), name, kind=self.options[name].kind))
+            index = keys.index(self._panes[0])
+            view.show_map(self.method, index, self._map(self._panes[0]))
+            view.show_colors(self.color, index if self.options[self.color].depends else None, self._shown[0])
+            view.set_titles([self._view(self._panes[0]).describe()])
+        return view
+
+    def _browser_asks(self, name: str, value: Any) -> None:
+        """The browser changed a control: do in Python what it could not (a new projection or colour)."""
+        if name == "layer":
+            self.layer = self.layers[value]
+        elif name == "method":
+            self.method = value
+        elif name == "color":
+            self.color = value
+        elif name == "search":
+            self.legend_search.value = value
 
     def _check_hover(self, hover: str | None) -> str | None:
         if hover is None:
@@ -342,6 +406,8 @@ class Explorer(SelectionMixin, widgets.VBox):
         self._show_search(encoding)
 
     def _layout_children(self) -> list:
+        if self._browser:  # the map draws its own controls, legend and panel, so they work without a kernel
+            return [self.figure, self.status]
         side = widgets.VBox([self.legend, self.panel], layout=widgets.Layout(width="290px"))
         main = widgets.HBox(
             [widgets.Box([self.figure], layout=widgets.Layout(flex="1 1 auto", min_width="0")), side],
@@ -410,7 +476,7 @@ class Explorer(SelectionMixin, widgets.VBox):
     @property
     def coords(self) -> np.ndarray:
         """What the (first) pane draws: the aligned map, shape (n_samples, dims)."""
-        return self._figure.coords(0)
+        return self._figure.coords_of(0) if self._browser else self._figure.coords(0)
 
     @property
     def encoding(self) -> ColorEncoding:
@@ -534,10 +600,14 @@ class Explorer(SelectionMixin, widgets.VBox):
         """Draw the current colour option; panes whose colours did not change are not resent."""
         encodings = self._pane_encodings()
         self._highlight = encodings[0].matching(self.legend_search.value)
-        with self.figure.batch_update():
-            for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
-                if not _same_colors(shown, encoding):
-                    self._figure.set_colors(pane, encoding, self._highlight)
+        if self._browser:
+            depends = self.options[self.color].depends
+            self._figure.show_colors(self.color, self.layers.index(self._panes[0]) if depends else None, encodings[0])
+        else:
+            with self.figure.batch_update():
+                for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
+                    if not _same_colors(shown, encoding):
+                        self._figure.set_colors(pane, encoding, self._highlight)
         self._shown = encodings
         self.legend.value = encodings[0].legend_html(self.legend_search.value)
         self._show_search(encodings[0])
@@ -559,6 +629,11 @@ class Explorer(SelectionMixin, widgets.VBox):
         self.status.value = self._status_html()
 
     def _redraw_maps(self) -> None:
+        if self._browser:
+            key = self._panes[0]
+            self._figure.show_map(self.method, self.layers.index(key), self._map(key))
+            self._figure.set_titles([self._view(key).describe()])
+            return
         for pane, key in enumerate(self._panes):
             self._figure.set_coords(pane, self._map(key), self._selection, None)
         self._figure.set_titles(self._titles())
@@ -601,7 +676,9 @@ class Explorer(SelectionMixin, widgets.VBox):
         if encoding.kind != "categorical":
             return
         highlight = encoding.matching(change["new"])
-        if highlight != self._highlight:
+        if self._browser:
+            self._figure.search = change["new"]
+        elif highlight != self._highlight:
             self._highlight = highlight
             with self.figure.batch_update():
                 for pane, shown in enumerate(self._shown):
@@ -621,6 +698,8 @@ class Explorer(SelectionMixin, widgets.VBox):
 
     def _refresh_color_menu(self) -> None:
         """New dropdown entries, keeping the shown one (new options would select the first)."""
+        if self._browser:
+            self._figure.color_names = self.options.names
         if list(self.color_menu.options) == self.options.names:
             return
         current = self.color_menu.value
@@ -674,6 +753,8 @@ class Explorer(SelectionMixin, widgets.VBox):
         """A plain ``plotly.graph_objects.Figure`` of what is shown now (for reports and static HTML)."""
         import plotly.graph_objects as go
 
+        if self._browser:
+            raise ValueError("to_figure() copies the plotly map: build the Explorer with renderer='plotly' for it")
         return go.Figure(self.figure)
 
     def close(self) -> None:
