@@ -4,7 +4,7 @@ A small notebook (three layers, four emotions, texts) with
 ``Explorer(..., renderer="browser")`` is rendered by ``workbench report`` and
 opened offline. With no kernel anywhere, a person can still move the layer
 slider (the map's points move), choose another colour (the legend and the
-point colours change), hover a point (its id and text fill the side panel)
+point colours change), hover a point (its id, text, picture and an audio player fill the side panel)
 and draw a lasso (the status line counts the rows inside). A projection not
 computed yet is offered greyed, saying it needs a running kernel.
 ``tests/artifacts/browser/report-browser-map.png`` is the page at the end.
@@ -40,6 +40,14 @@ centres = rng.normal(size=(4, 16))
 codes = pd.factorize(meta["emotion"])[0]
 layers = {{layer: torch.as_tensor(centres[codes] * (1 + 2 * layer) + rng.normal(size=({N}, 16)), dtype=torch.float32)
           for layer in range(3)}}
+# every row has a picture and a sound, so the panel shows an image and an audio player
+import wave
+from PIL import Image
+Image.fromarray(np.full((60, 80, 3), 180, np.uint8)).save("face.png")
+with wave.open("hello.wav", "wb") as file:
+    file.setnchannels(1), file.setsampwidth(2), file.setframerate(8000)
+    file.writeframes((np.sin(np.arange(800) / 5) * 8000).astype("<i2").tobytes())
+meta["image"], meta["audio"] = "face.png", "hello.wav"
 explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", hover="text", renderer="browser", height=420)
 explorer
 """
@@ -110,6 +118,8 @@ def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):
         row = int(head.inner_text()[1:])
         emotion = ["joy", "fear", "anger", "love"][row % 4]
         assert page.locator(".wb-map-panel .wb-panel-text").inner_text() == f"sentence {row} felt {emotion}"
+        assert page.locator(".wb-map-panel img").evaluate("img => img.decode().then(() => img.naturalWidth)") == 80
+        assert page.locator(".wb-map-panel audio").evaluate("audio => audio.src.startsWith('blob:')")
 
         # a lasso around the left half of the map counts what it holds
         left, top, width, height = box["x"], box["y"], box["width"], box["height"]

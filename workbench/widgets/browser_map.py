@@ -32,7 +32,7 @@ import traitlets
 from workbench.widgets.colors import ColorEncoding
 from workbench.widgets.transport import float32, int32
 
-__all__ = ["BrowserMap", "STATIC"]
+__all__ = ["BrowserMap", "STATIC", "MEDIA_ROWS", "media_buffers"]
 
 #: The front end's files: what a report may accept as this widget's code, byte for byte.
 STATIC = Path(__file__).parent / "static"
@@ -41,6 +41,42 @@ STATIC = Path(__file__).parent / "static"
 def _joined(values: Sequence[Any]) -> bytes:
     """Strings as one NUL-separated UTF-8 buffer (one binary buffer instead of a JSON list)."""
     return "\0".join("" if value is None else str(value).replace("\0", " ") for value in values).encode("utf-8")
+
+
+#: Up to this many rows, every row's thumbnail and audio go to the browser with the map (so a report
+#: plays them); with more, the media would outweigh the map and are shown only with a kernel.
+MEDIA_ROWS = 2_000
+
+
+def media_buffers(meta: Any, thumbnail: int = 128) -> dict:
+    """``{"image": {row: PNG}, "audio": {row: WAV/...}}`` of the rows' media, as binary buffers.
+
+    Rows whose media is missing or unreadable are left out (the browser then
+    shows none); with more than :data:`MEDIA_ROWS` rows nothing is sent.
+    """
+    from workbench.widgets.panel import MediaError, _is_missing, audio_bytes, image_thumbnail
+
+    media: dict = {}
+    if len(meta) > MEDIA_ROWS:
+        return media
+    if "image" in meta.columns:
+        media["image"] = {}
+        for row, value in enumerate(meta["image"]):
+            try:
+                if not _is_missing(value):
+                    media["image"][str(row)] = image_thumbnail(value, thumbnail)
+            except MediaError:
+                pass  # said by the kernel's panel; the browser shows the text alone
+    if "audio" in meta.columns:
+        rates = meta["sampling_rate"] if "sampling_rate" in meta.columns else [None] * len(meta)
+        media["audio"] = {}
+        for row, (value, rate) in enumerate(zip(meta["audio"], rates)):
+            try:
+                if not _is_missing(value):
+                    media["audio"][str(row)] = audio_bytes(value, None if _is_missing(rate) else int(rate))[0]
+            except MediaError:
+                pass
+    return media
 
 
 def encoding_state(encoding: ColorEncoding) -> dict:

@@ -43,7 +43,7 @@ import traitlets
 
 from workbench.geometry.views import METHODS, View, align_to, neighbour_preservation, project, trustworthiness
 from workbench.space import LatentSpace, LayerStack
-from workbench.widgets.browser_map import BrowserMap
+from workbench.widgets.browser_map import BrowserMap, media_buffers
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.figure import MapFigure, hover_texts
 from workbench.widgets.options import NONE, ColorOptions
@@ -340,6 +340,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         )
         view.on_points = self._on_points
         view.color_names = self.options.names
+        view.media = media_buffers(self.meta)
         view.on_request(self._browser_asks)
         with view.hold_sync():
             if self.method == "pca":  # cheap: every layer, so the slider works offline
