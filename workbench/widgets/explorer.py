@@ -9,9 +9,10 @@ audio. Lasso or box selections come back to Python as a DataFrame
 (:attr:`Explorer.selection`) and can be set from Python
 (:meth:`Explorer.select`); unselected points stay visible, dimmed.
 
-Its state is synced traits — ``layer``, ``method``, ``color``, ``selection``
-(ids) and ``hovered`` (an id) — so ``observe``, ``ipywidgets.link`` and
-``jslink`` work on them as on any widget; the controls only write to them.
+Its state is traits — ``layer``, ``method``, ``color``, ``selection`` (ids)
+and ``hovered`` (an id) — so ``observe`` and ``ipywidgets.link`` work on them
+as on any widget, and ``jslink`` on all but ``selection`` (synced to the
+browser); the controls only write to them.
 
 Every map carries its trustworthiness, and can be coloured by
 ``"preservation"`` to show *where* it misplaces neighbours.
@@ -48,7 +49,7 @@ from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.figure import MapFigure, hover_texts
 from workbench.widgets.options import NONE, ColorOptions
 from workbench.widgets.panel import RowPanel
-from workbench.widgets.selection import RowId, RowSelection, SelectionMixin, selection_to_json
+from workbench.widgets.selection import RowId, RowSelection, SelectionMixin
 
 __all__ = ["Explorer"]
 
@@ -213,8 +214,10 @@ class Explorer(SelectionMixin, widgets.VBox):
     method = traitlets.Unicode("pca", help="projection shown").tag(sync=True)
     #: Name of the colour option shown; set it to a name, a meta column, an array, a Series or a callable.
     color = _ColorSpec(NONE, help="colour option shown").tag(sync=True)
-    #: Selected rows: ids on the wire and in change events, the rows of the meta table when read.
-    selection = RowSelection(help="ids of the selected rows").tag(sync=True, to_json=selection_to_json)
+    #: Selected rows: ids in change events, the rows of the meta table when read. Not synced to
+    #: the browser: with it synced, plotly's FigureWidget in JupyterLab came up empty after a
+    #: selection from Python (notebook 01's browser test); the browser map syncs its own rows.
+    selection = RowSelection(help="ids of the selected rows")
     #: Id of the row in the side panel (hovered, clicked or shown from a linked view), or None.
     hovered = RowId(help="id of the row in the side panel").tag(sync=True)
 

@@ -2,9 +2,9 @@
 
 :class:`SelectionMixin` is the part of the :class:`~workbench.widgets.Explorer`
 that deals in rows: which are selected (by id, by mask, by a lasso in the
-browser), which one is hovered, and who is told about it. Both are synced
-traits of the widget — ``selection`` (a list of ids) and ``hovered`` (an id or
-None) — so ``observe``, ``ipywidgets.link`` and ``jslink`` work on them;
+browser), which one is hovered, and who is told about it. Both are traits of
+the widget — ``selection`` (a list of ids) and ``hovered`` (an id or None,
+synced to the browser) — so ``observe`` and ``ipywidgets.link`` work on them;
 read from Python, ``selection`` is the table of the selected rows
 (:class:`RowSelection`). Unselected points stay visible, dimmed. Listeners
 registered with ``on_select`` / ``on_hover`` receive ids plus an ``origin``,
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-__all__ = ["RowId", "RowSelection", "SelectedRows", "SelectionMixin", "plain_id", "selection_to_json"]
+__all__ = ["RowId", "RowSelection", "SelectedRows", "SelectionMixin", "plain_id"]
 
 
 def plain_id(value: Any) -> Any:
@@ -56,12 +56,12 @@ class SelectedRows(pd.DataFrame):
 
 
 class RowSelection(traitlets.TraitType):
-    """A synced trait of selected rows: ids on the wire and in change events, a DataFrame when read.
+    """A trait of selected rows: ids when set and in change events, a DataFrame when read.
 
     ``observe(callback, names="selection")`` receives ``change["new"]`` as a
     list of ids in row order; ``explorer.selection`` gives those rows of the
     meta table, so the Python API of a DataFrame and the widget habits
-    (``observe``, ``link``, ``jslink``) both work. It accepts ids, a boolean
+    (``observe``, ``link``) both work. It accepts ids, a boolean
     mask, a DataFrame with an ``id`` column, or None (nothing selected).
     """
 
@@ -89,13 +89,6 @@ class RowSelection(traitlets.TraitType):
             return ids
         positions = obj._selected_positions(ids)
         return SelectedRows(obj.meta.iloc[positions if positions is not None else np.empty(0, np.int64)])
-
-
-def selection_to_json(value: Any, widget: Any) -> list:
-    """What the browser receives for ``selection``: ids (the trait is read as a DataFrame in Python)."""
-    if isinstance(value, pd.DataFrame):
-        return value["id"].tolist()
-    return list(value)
 
 
 class RowId(traitlets.TraitType):
