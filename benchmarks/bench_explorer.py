@@ -14,7 +14,16 @@ Side by side in one run, with the ratio:
   umap-learn's own NN-descent;
 - per-point neighbour preservation.
 
+With ``--scale N`` (e.g. 1 000 000) it measures only the Python build at
+scale, side by side with jupyter-scatter in the same run: N points in 20
+clusters in 32-D, PCA, coloured by cluster; the Explorer with each renderer
+(``"browser"``: every per-point array a binary buffer; ``"plotly"``) against
+``jscatter.Scatter`` given the same PCA coordinates (it does not project,
+so our PCA is timed apart too). jupyter-scatter is a benchmark-only
+dependency (``pip install jupyter-scatter``; see benchmarks/README.md).
+
 Run: ``PYTHONPATH=. python benchmarks/bench_explorer.py [--n 100000] [--umap-n 10000] [--quick]``
+or ``PYTHONPATH=. python benchmarks/bench_explorer.py --scale 1000000 [--skip-plotly]``
 """
 
 from __future__ import annotations
@@ -45,6 +54,40 @@ def mixture(n: int, dim: int, clusters: int, seed: int) -> tuple[np.ndarray, np.
     return (centres[labels] + rng.normal(size=(n, dim))).astype(np.float32), labels
 
 
+def scale(n: int, skip_plotly: bool, results: dict) -> None:
+    """Python build time at ``n`` points: ours (both renderers) and jupyter-scatter's, one run."""
+    import jscatter
+
+    from workbench import LatentSpace
+    from workbench.geometry.views import clear_cache, project
+    from workbench.widgets import Explorer
+
+    x, labels = mixture(n, 32, 20, 0)
+    meta = pd.DataFrame({"id": np.arange(n), "cluster": np.array([f"cluster {i}" for i in range(20)])[labels]})
+    space = LatentSpace(torch.from_numpy(x), meta, name="mixture")
+    print(f"{n:,} points, 32 dims, 20 clusters, PCA", flush=True)
+    with timed(results, "our PCA alone"):
+        coords = project(space, "pca", quality=False).coords
+    clear_cache()
+    with timed(results, "Explorer build, renderer='browser'"):
+        explorer = Explorer(space, color="cluster", hover=None, renderer="browser")
+    explorer.close()
+    if not skip_plotly:
+        clear_cache()
+        with timed(results, "Explorer build, renderer='plotly'"):
+            Explorer(space, color="cluster", hover=None).close()
+    frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "cluster": pd.Categorical(meta["cluster"])})
+    with timed(results, "jupyter-scatter build (given the coords)"):
+        scatter = jscatter.Scatter(data=frame, x="x", y="y", color_by="cluster")
+        scatter.show()
+    results["ratio browser build / jupyter-scatter"] = (
+        results["Explorer build, renderer='browser'"] / results["jupyter-scatter build (given the coords)"]
+    )
+    results["ratio browser build without PCA / jupyter-scatter"] = (
+        results["Explorer build, renderer='browser'"] - results["our PCA alone"]
+    ) / results["jupyter-scatter build (given the coords)"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000)
@@ -54,7 +97,18 @@ def main() -> None:
     parser.add_argument("--sklearn-n", type=int, default=5_000, help="size for the scikit-learn trustworthiness")
     parser.add_argument("--quick", action="store_true", help="n=20 000, UMAP on 3 000")
     parser.add_argument("--json", help="write the numbers here")
+    parser.add_argument("--scale", type=int, default=0, help="only the build at this many points, with jupyter-scatter")
+    parser.add_argument("--skip-plotly", action="store_true", help="with --scale: not the plotly renderer")
     args = parser.parse_args()
+    if args.scale:
+        results: dict = {"n": args.scale, "torch_threads": torch.get_num_threads()}
+        scale(args.scale, args.skip_plotly, results)
+        for key, value in results.items():
+            print(f"  {key:<55} {value:,.3f}" if isinstance(value, float) else f"  {key:<55} {value}")
+        if args.json:
+            with open(args.json, "w") as file:
+                json.dump(results, file, indent=2, default=float)
+        return
     if args.quick:
         args.n, args.umap_n, args.sklearn_n = 20_000, 3_000, 2_000
 

@@ -81,3 +81,18 @@ def test_hovering_an_explorer_point_shows_its_media(media):
     assert bytes(explorer.panel.image.value).startswith(b"\x89PNG")
     browser_event(explorer.figure, "hover", trace=0, points=[11])  # a broken path: said, not raised
     assert "missing:" in explorer.panel.body.value and "lost.png" in explorer.panel.body.value
+
+
+def test_the_browser_map_carries_thumbnails_and_audio_as_buffers(media):
+    picture, sound, folder = media
+    meta = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(8)],
+            "image": [str(picture)] * 7 + [str(folder / "lost.png")],
+            "audio": [str(sound)] * 8,
+            "label": ["x", "y"] * 4,
+        }
+    )
+    view = Explorer(LatentSpace(torch.randn(8, 4), meta), color="label", renderer="browser").figure
+    assert sorted(view.media["image"], key=int) == [str(i) for i in range(7)]  # the lost one is left out
+    assert bytes(view.media["image"]["3"]).startswith(b"\x89PNG") and view.media["audio"]["0"] == sound.read_bytes()

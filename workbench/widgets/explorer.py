@@ -9,6 +9,11 @@ audio. Lasso or box selections come back to Python as a DataFrame
 (:attr:`Explorer.selection`) and can be set from Python
 (:meth:`Explorer.select`); unselected points stay visible, dimmed.
 
+Its state is traits — ``layer``, ``method``, ``color``, ``selection`` (ids)
+and ``hovered`` (an id) — so ``observe`` and ``ipywidgets.link`` work on them
+as on any widget, and ``jslink`` on all but ``selection`` (synced to the
+browser); the controls only write to them.
+
 Every map carries its trustworthiness, and can be coloured by
 ``"preservation"`` to show *where* it misplaces neighbours.
 
@@ -35,19 +40,24 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import traitlets
 
-from workbench.geometry.views import METHODS, View, align_to, project
+from workbench.geometry.views import METHODS, View, align_to, project, trustworthiness
 from workbench.geometry.views import neighbor_preservation as neighbour_preservation
 from workbench.space import LatentSpace, LayerStack
+from workbench.widgets.browser_map import BrowserMap, media_buffers
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.figure import MapFigure, hover_texts
-from workbench.widgets.options import ColorOptions
+from workbench.widgets.options import NONE, ColorOptions
 from workbench.widgets.panel import RowPanel
-from workbench.widgets.selection import SelectionMixin
+from workbench.widgets.selection import RowId, RowSelection, SelectionMixin
 
 __all__ = ["Explorer"]
 
 _METHOD_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+#: Rank comparisons (rows x query points) up to which a map's trustworthiness is measured as it is
+#: drawn (about a second on two cores); beyond, only when asked for (``Explorer.view``), then cached.
+EAGER_QUALITY = 20_000_000
 
 
 def _stylesheet() -> widgets.HTML:
@@ -113,6 +123,12 @@ def _layer_key(layers: Sequence, key: Any) -> Any:
     raise KeyError(f"no layer {key!r}; layers are {list(layers)}")
 
 
+class _ColorSpec(traitlets.TraitType):
+    """Anything ``color=`` takes (None included), validated by the Explorer into an option's name."""
+
+    info_text = "a colour option's name, a meta column, an array, a Series, a callable or None"
+
+
 class Explorer(SelectionMixin, widgets.VBox):
     """An interactive map of a LatentSpace or of every layer of a LayerStack.
 
@@ -140,7 +156,9 @@ class Explorer(SelectionMixin, widgets.VBox):
         Neighbours for trustworthiness and preservation.
     sample : int
         With more rows than this, trustworthiness is estimated on this many
-        random query points (its cost grows with ``sample × n``).
+        random query points (its cost grows with ``sample × n``). When that
+        product passes ``EAGER_QUALITY`` (2e7) it is measured only when asked
+        for (:attr:`view`), not while building or switching maps.
     anchors : ids or boolean mask, optional
         Rows drawn as anchors (diamonds). By default the anchors recorded in
         the spaces' provenance by :class:`~workbench.geometry.relative.RelativeProjection`,
@@ -167,6 +185,13 @@ class Explorer(SelectionMixin, widgets.VBox):
     point_size : float, optional
     autoplay : bool
         Play a row's audio as soon as it is shown in the panel.
+    renderer : {"plotly", "browser"}
+        ``"browser"``: one 2-D map whose front end holds every PCA layer and
+        every fixed colour option as binary buffers and switches among them
+        itself, so the map, its controls, legend search, hover panel and
+        lasso also work in a report or handout with no kernel
+        (:mod:`workbench.widgets.browser_map`). ``"plotly"``: a plotly
+        FigureWidget (grids, 3-D), whose controls need a running kernel.
 
     Examples
     --------
@@ -177,7 +202,25 @@ class Explorer(SelectionMixin, widgets.VBox):
     >>> explorer.select([0, 1, 2])
     >>> explorer.selection["emotion"].tolist()
     ['joy', 'fear', 'anger']
+    >>> changes = []
+    >>> explorer.observe(lambda change: changes.append(change["new"]), names="selection")
+    >>> explorer.select([5])
+    >>> changes
+    [[5]]
     """
+
+    #: Layer shown (a single-map Explorer; a grid's first pane, fixed).
+    layer = traitlets.Any(help="layer key shown").tag(sync=True)
+    #: Projection shown: "pca", "umap" or "tsne".
+    method = traitlets.Unicode("pca", help="projection shown").tag(sync=True)
+    #: Name of the colour option shown; set it to a name, a meta column, an array, a Series or a callable.
+    color = _ColorSpec(NONE, help="colour option shown").tag(sync=True)
+    #: Selected rows: ids in change events, the rows of the meta table when read. Not synced to
+    #: the browser: with it synced, plotly's FigureWidget in JupyterLab came up empty after a
+    #: selection from Python (notebook 01's browser test); the browser map syncs its own rows.
+    selection = RowSelection(help="ids of the selected rows")
+    #: Id of the row in the side panel (hovered, clicked or shown from a linked view), or None.
+    hovered = RowId(help="id of the row in the side panel").tag(sync=True)
 
     def __init__(
         self,
@@ -203,6 +246,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         height: int | None = None,
         point_size: float | None = None,
         autoplay: bool = True,
+        renderer: str = "plotly",
     ) -> None:
         self._layers, self.meta, self.name = _as_layers(data)
         keys = list(self._layers)
@@ -211,10 +255,12 @@ class Explorer(SelectionMixin, widgets.VBox):
             self._layers, anchors = _relative_layers(self._layers, relative, anchors)
         elif recorded:
             anchors = _recorded_anchors(self._layers)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3; got {dims!r}")
+        if renderer not in ("plotly", "browser"):
+            raise ValueError(f"renderer must be 'plotly' or 'browser'; got {renderer!r}")
+        if renderer == "browser" and (panes is not None or dims != 2):
+            raise ValueError("renderer='browser' draws one 2-D map: use renderer='plotly' for grids and 3-D")
         if panes is not None:
             panes = [_layer_key(keys, key) for key in panes]
             if not panes:
@@ -230,12 +276,16 @@ class Explorer(SelectionMixin, widgets.VBox):
         self.options = ColorOptions(self.meta, colors)
         if directions is not None:
             self.options.add_directions(directions, single_space=isinstance(data, LatentSpace))
-        self._color = self.options.resolve(color)
         self._init_selection()
         self._encodings: dict[tuple, ColorEncoding] = {}
         self._maps: dict[tuple, np.ndarray] = {}
+        self._trust: dict[tuple, View] = {}  # (layer, method) -> the view with a deferred trustworthiness
         self._highlight: set[str] | None = None
-        self._method = method
+        # the traits' first values: validated, and observed only once everything is built
+        self._built = False
+        self.method = method
+        self.color = color
+        self.layer = self._panes[0]
         # recorded anchors may lie outside a subset of the rows: those are not drawn
         missing = "ignore" if recorded else "raise"
         self._anchors = None if anchors is None else self._positions(anchors, missing)
@@ -243,8 +293,28 @@ class Explorer(SelectionMixin, widgets.VBox):
 
         self.panel = RowPanel(self.meta, autoplay=autoplay)
         self._shown = self._pane_encodings()
+        self._browser = renderer == "browser"
+        if self._browser:
+            self._figure = self._browser_map(keys, height, point_size)
+        else:
+            self._figure = self._plotly_map(cols, height, point_size)
+        self._build_controls(keys, self._shown[0])
+        super().__init__(self._layout_children())
+        self.add_class("wb-explorer")
+        self._built = True
+        self.observe(self._show_layer, "layer")
+        self.observe(self._show_method, "method")
+        self.observe(self._show_color, "color")
+        self.observe(self._show_selection, "selection")
+        self.observe(self._show_hovered, "hovered")
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    # ------------------------------------------------------------------
+
+    def _plotly_map(self, cols: int, height: int | None, point_size: float | None) -> MapFigure:
         texts = hover_texts(self.meta[self._hover_column if self._hover_column else "id"])
-        self._figure = MapFigure(
+        return MapFigure(
             [self._map(key) for key in self._panes],
             self._titles(),
             texts,
@@ -255,13 +325,51 @@ class Explorer(SelectionMixin, widgets.VBox):
             height=height,
             point_size=point_size,
         )
-        self._build_controls(keys, self._shown[0])
-        super().__init__(self._layout_children())
-        self.add_class("wb-explorer")
 
-    # ------------------------------------------------------------------
-    # construction helpers
-    # ------------------------------------------------------------------
+    def _browser_map(self, keys: list, height: int | None, point_size: float | None) -> BrowserMap:
+        """The map whose browser side holds every PCA layer and every fixed colour, so it works without a kernel.
+
+        Other projections (UMAP, t-SNE) are computed when asked for, and colours
+        that change with the layer or the map (a callable, preservation, LID)
+        when shown: until then the browser greys them without a kernel.
+        """
+        hover = self.meta[self._hover_column if self._hover_column else "id"]
+        view = BrowserMap(
+            [str(key) for key in keys],
+            [(m, _METHOD_LABELS[m]) for m in METHODS],
+            ids=self.meta["id"].tolist(),
+            texts=hover.tolist(),
+            height=height,
+            point_size=point_size,
+        )
+        view.on_points = self._on_points
+        view.color_names = self.options.names
+        view.media = media_buffers(self.meta)
+        view.on_request(self._browser_asks)
+        with view.hold_sync():
+            if self.method == "pca":  # cheap: every layer, so the slider works offline
+                for index, key in enumerate(keys):
+                    view.add_map("pca", index, self._map(key))
+                    view.add_title("pca", index, self._view(key).describe())
+            for name in self.options.names:
+                if not self.options[name].depends and name != self.color:
+                    view.add_colors(name, None, encode_colors(self.options.values(name, self.space, self.layer, None), name, kind=self.options[name].kind))
+            index = keys.index(self._panes[0])
+            view.show_map(self.method, index, self._map(self._panes[0]))
+            view.show_colors(self.color, index if self.options[self.color].depends else None, self._shown[0])
+            view.set_titles([self._view(self._panes[0]).describe()])
+        return view
+
+    def _browser_asks(self, name: str, value: Any) -> None:
+        """The browser changed a control: do in Python what it could not (a new projection or colour)."""
+        if name == "layer":
+            self.layer = self.layers[value]
+        elif name == "method":
+            self.method = value
+        elif name == "color":
+            self.color = value
+        elif name == "search":
+            self.legend_search.value = value
 
     def _check_hover(self, hover: str | None) -> str | None:
         if hover is None:
@@ -283,12 +391,12 @@ class Explorer(SelectionMixin, widgets.VBox):
         )
         self.method_menu = widgets.Dropdown(
             options=[(_METHOD_LABELS[m], m) for m in METHODS],
-            value=self._method,
+            value=self.method,
             description="map",
             layout=widgets.Layout(width="170px"),
         )
         self.color_menu = widgets.Dropdown(
-            options=self.options.names, value=self._color, description="colour", layout=widgets.Layout(width="280px")
+            options=self.options.names, value=self.color, description="colour", layout=widgets.Layout(width="280px")
         )
         self.legend_search = widgets.Text(
             placeholder="search categories", continuous_update=True, layout=widgets.Layout(width="180px")
@@ -296,13 +404,15 @@ class Explorer(SelectionMixin, widgets.VBox):
         self.legend = widgets.HTML(encoding.legend_html())
         self.status = widgets.HTML(self._status_html())
         self.controls.children = [self.layer_slider, self.method_menu, self.color_menu, self.legend_search]
-        self.layer_slider.observe(self._on_layer_control, "value")
-        self.method_menu.observe(self._on_method_control, "value")
+        self.layer_slider.observe(lambda change: setattr(self, "layer", change["new"]), "value")
+        self.method_menu.observe(lambda change: setattr(self, "method", change["new"]), "value")
         self.color_menu.observe(self._on_color_control, "value")
         self.legend_search.observe(self._on_search, "value")
         self._show_search(encoding)
 
     def _layout_children(self) -> list:
+        if self._browser:  # the map draws its own controls, legend and panel, so they work without a kernel
+            return [self.figure, self.status]
         side = widgets.VBox([self.legend, self.panel], layout=widgets.Layout(width="290px"))
         main = widgets.HBox(
             [widgets.Box([self.figure], layout=widgets.Layout(flex="1 1 auto", min_width="0")), side],
@@ -324,45 +434,34 @@ class Explorer(SelectionMixin, widgets.VBox):
         """Layer keys of the data."""
         return list(self._layers)
 
-    @property
-    def layer(self) -> Any:
-        """Layer shown (a single-map Explorer); settable."""
-        return self._panes[0]
-
-    @layer.setter
-    def layer(self, key: Any) -> None:
-        if self._grid:
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal: dict) -> Any:
+        key = _layer_key(self.layers, proposal["value"])
+        if self._grid and self._built and key != self._panes[0]:
             raise AttributeError("a grid shows fixed layers; build another grid to show others")
-        self.layer_slider.value = _layer_key(self.layers, key)
+        return key
 
-    @property
-    def method(self) -> str:
-        """Projection shown: "pca", "umap" or "tsne"; settable."""
-        return self._method
+    @traitlets.validate("method")
+    def _valid_method(self, proposal: dict) -> str:
+        if proposal["value"] not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {proposal['value']!r}")
+        return proposal["value"]
 
-    @method.setter
-    def method(self, value: str) -> None:
-        if value not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {value!r}")
-        self.method_menu.value = value
+    @traitlets.validate("color")
+    def _valid_color(self, proposal: dict) -> str:
+        spec = proposal["value"]
+        fresh = not (isinstance(spec, str) and spec in self.options.names)
+        name = self.options.resolve(spec)  # registers an array, Series or callable as an option
+        if fresh and self._built:
+            self._registered(name)
+        return name
 
-    @property
-    def color(self) -> str:
-        """Name of the colour option shown; settable to a name, column, array or callable."""
-        return self._color
-
-    @color.setter
-    def color(self, spec: Any) -> None:
-        self._show_color(self.options.resolve(spec))
-
-    def _show_color(self, name: str) -> None:
-        """Show a (possibly just registered or replaced) colour option."""
+    def _registered(self, name: str) -> None:
+        """A colour option was added or replaced: offer it, and redraw it if it is the one shown."""
         self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
         self._refresh_color_menu()
-        if self.color_menu.value == name:  # no change event: recolour here
+        if self.color == name:  # no change event will come: recolour here
             self._guarded(self._recolor, f"colouring by {name}")
-        else:
-            self.color_menu.value = name
 
     @property
     def space(self) -> LatentSpace:
@@ -371,18 +470,18 @@ class Explorer(SelectionMixin, widgets.VBox):
 
     @property
     def view(self) -> View:
-        """The projection of the (first) pane, with its trustworthiness."""
-        return self._view(self._panes[0])
+        """The projection of the (first) pane, with its trustworthiness (measured now if it was deferred)."""
+        return self._measured_view(self._panes[0])
 
     @property
     def views(self) -> list[View]:
-        """The projection of every pane."""
-        return [self._view(key) for key in self._panes]
+        """The projection of every pane, with its trustworthiness (measured now if it was deferred)."""
+        return [self._measured_view(key) for key in self._panes]
 
     @property
     def coords(self) -> np.ndarray:
         """What the (first) pane draws: the aligned map, shape (n_samples, dims)."""
-        return self._figure.coords(0)
+        return self._figure.coords_of(0) if self._browser else self._figure.coords(0)
 
     @property
     def encoding(self) -> ColorEncoding:
@@ -393,22 +492,45 @@ class Explorer(SelectionMixin, widgets.VBox):
     # projections
     # ------------------------------------------------------------------
 
+    def _measures_eagerly(self) -> bool:
+        """Whether a new map's trustworthiness is measured with it, or only when asked for."""
+        n = len(self.meta)
+        return n * min(n, self._sample) <= EAGER_QUALITY
+
     def _view(self, key: Any) -> View:
-        return project(
+        """A layer's map as known so far: with its trustworthiness if it was measured."""
+        view = project(
             self._layers[key],
-            self._method,
+            self.method,
             dims=self._dims,
             seed=self._seed,
             metric=self._metric,
             k=self._k,
+            quality=self._measures_eagerly(),
             sample=self._sample,
             name=f"layer {key}" if len(self._layers) > 1 else self.name,
-            **self._params.get(self._method, {}),
+            **self._params.get(self.method, {}),
         )
+        return self._trust.get((key, self.method), view)
+
+    def _measured_view(self, key: Any) -> View:
+        """A layer's map with its trustworthiness, measured (once) if it was deferred."""
+        view = self._view(key)
+        if view.trustworthiness is None:
+            n = len(self.meta)
+            k = max(1, min(int(self._k), (n - 1) // 2))
+            trust = trustworthiness(
+                self._layers[key], view.coords, k=k, metric=self._metric, sample=self._sample, seed=self._seed
+            )
+            view = replace(view, trustworthiness=trust, k=k, sampled=self._sample if n > self._sample else None)
+            self._trust[(key, self.method)] = view
+            if self._built:
+                self.status.value = self._status_html()
+        return view
 
     def _map(self, key: Any) -> np.ndarray:
         """The drawn map of a layer: its view, aligned onto its reference."""
-        cache_key = (key, self._method)
+        cache_key = (key, self.method)
         if cache_key not in self._maps:
             coords = self._view(key).coords
             reference = self._reference_of(key)
@@ -421,7 +543,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         if self._grid:
             index = self._panes.index(key)
             return self._panes[index - 1] if index else None
-        reference = self._references.setdefault(self._method, key)
+        reference = self._references.setdefault(self.method, key)
         return None if key == reference else reference
 
     def _titles(self) -> list[str]:
@@ -429,14 +551,20 @@ class Explorer(SelectionMixin, widgets.VBox):
             return [""]
         return [
             f"layer {key} · T={view.trustworthiness:.2f}" if view.trustworthiness is not None else f"layer {key}"
-            for key, view in zip(self._panes, self.views)
+            for key, view in zip(self._panes, (self._view(key) for key in self._panes))
         ]
 
     def _status_html(self, note: str = "") -> str:
         if self._grid:
-            parts = [f"{_METHOD_LABELS[self._method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
+            parts = [f"{_METHOD_LABELS[self.method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
         else:
-            parts = [html.escape(self.view.describe())]
+            view = self._view(self._panes[0])
+            parts = [html.escape(view.describe())]
+            if view.trustworthiness is None:
+                parts.append(
+                    f"trustworthiness not measured yet ({len(self.meta):,} rows: "
+                    f"reading explorer.view measures it on {min(self._sample, len(self.meta)):,} sampled points)"
+                )
         if self._selection is not None:
             parts.append(f"{len(self._selection):,} selected")
         return f'<div class="wb-status">{" · ".join(parts)}{note}</div>'
@@ -446,15 +574,15 @@ class Explorer(SelectionMixin, widgets.VBox):
     # ------------------------------------------------------------------
 
     def _encoding(self, key: Any) -> ColorEncoding:
-        option = self.options[self._color]
+        option = self.options[self.color]
         cache_key = (
-            self._color,
+            self.color,
             key if option.depends else None,
-            self._method if option.depends == "map" else None,
+            self.method if option.depends == "map" else None,
         )
         if cache_key not in self._encodings:
-            values = self.options.values(self._color, self._layers[key], key, lambda: self._preservation(key))
-            self._encodings[cache_key] = encode_colors(values, self._color, kind=option.kind)
+            values = self.options.values(self.color, self._layers[key], key, lambda: self._preservation(key))
+            self._encodings[cache_key] = encode_colors(values, self.color, kind=option.kind)
         return self._encodings[cache_key]
 
     def _pane_encodings(self) -> list[ColorEncoding]:
@@ -477,10 +605,14 @@ class Explorer(SelectionMixin, widgets.VBox):
         """Draw the current colour option; panes whose colours did not change are not resent."""
         encodings = self._pane_encodings()
         self._highlight = encodings[0].matching(self.legend_search.value)
-        with self.figure.batch_update():
-            for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
-                if not _same_colors(shown, encoding):
-                    self._figure.set_colors(pane, encoding, self._highlight)
+        if self._browser:
+            depends = self.options[self.color].depends
+            self._figure.show_colors(self.color, self.layers.index(self._panes[0]) if depends else None, encodings[0])
+        else:
+            with self.figure.batch_update():
+                for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
+                    if not _same_colors(shown, encoding):
+                        self._figure.set_colors(pane, encoding, self._highlight)
         self._shown = encodings
         self.legend.value = encodings[0].legend_html(self.legend_search.value)
         self._show_search(encodings[0])
@@ -502,41 +634,56 @@ class Explorer(SelectionMixin, widgets.VBox):
         self.status.value = self._status_html()
 
     def _redraw_maps(self) -> None:
+        if self._browser:
+            key = self._panes[0]
+            self._figure.show_map(self.method, self.layers.index(key), self._map(key))
+            self._figure.set_titles([self._view(key).describe()])
+            return
         for pane, key in enumerate(self._panes):
             self._figure.set_coords(pane, self._map(key), self._selection, None)
         self._figure.set_titles(self._titles())
 
-    def _on_layer_control(self, change: dict) -> None:
+    def _show_layer(self, change: dict) -> None:
+        self.layer_slider.value = change["new"]
+
         def work() -> None:
             self._panes = [change["new"]]
             self._redraw_maps()
-            if self.options[self._color].depends:
+            if self.options[self.color].depends:
                 self._recolor()
 
         self._guarded(work, f"showing layer {change['new']}")
 
-    def _on_method_control(self, change: dict) -> None:
+    def _show_method(self, change: dict) -> None:
+        self.method_menu.value = change["new"]
+
         def work() -> None:
-            self._method = change["new"]
             self._redraw_maps()
-            if self.options[self._color].depends == "map":
+            if self.options[self.color].depends == "map":
                 self._recolor()
 
         self._guarded(work, f"computing {_METHOD_LABELS[change['new']]}")
 
-    def _on_color_control(self, change: dict) -> None:
-        def work() -> None:
-            self._color = change["new"]
-            self._recolor()
+    def _show_color(self, change: dict) -> None:
+        self._refresh_color_menu()
+        self.color_menu.unobserve(self._on_color_control, "value")
+        try:
+            self.color_menu.value = change["new"]
+        finally:
+            self.color_menu.observe(self._on_color_control, "value")
+        self._guarded(self._recolor, f"colouring by {change['new']}")
 
-        self._guarded(work, f"colouring by {change['new']}")
+    def _on_color_control(self, change: dict) -> None:
+        self.color = change["new"]
 
     def _on_search(self, change: dict) -> None:
         encoding = self._shown[0]
         if encoding.kind != "categorical":
             return
         highlight = encoding.matching(change["new"])
-        if highlight != self._highlight:
+        if self._browser:
+            self._figure.search = change["new"]
+        elif highlight != self._highlight:
             self._highlight = highlight
             with self.figure.batch_update():
                 for pane, shown in enumerate(self._shown):
@@ -550,14 +697,14 @@ class Explorer(SelectionMixin, widgets.VBox):
     def add_color(self, name: str, source: Any, *, show: bool = True) -> None:
         """Add (or replace) a colour option: a column, an array, a Series or a callable ``space -> array``."""
         self.options.add(name, source)
+        self._registered(name)
         if show:
-            self._show_color(name)
-        else:
-            self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
-            self._refresh_color_menu()
+            self.color = name
 
     def _refresh_color_menu(self) -> None:
         """New dropdown entries, keeping the shown one (new options would select the first)."""
+        if self._browser:
+            self._figure.color_names = self.options.names
         if list(self.color_menu.options) == self.options.names:
             return
         current = self.color_menu.value
@@ -611,6 +758,8 @@ class Explorer(SelectionMixin, widgets.VBox):
         """A plain ``plotly.graph_objects.Figure`` of what is shown now (for reports and static HTML)."""
         import plotly.graph_objects as go
 
+        if self._browser:
+            raise ValueError("to_figure() copies the plotly map: build the Explorer with renderer='plotly' for it")
         return go.Figure(self.figure)
 
     def close(self) -> None:
@@ -626,4 +775,4 @@ class Explorer(SelectionMixin, widgets.VBox):
 
     def __repr__(self) -> str:
         where = f"layers {self._panes}" if self._grid else f"layer {self.layer!r}"
-        return f"Explorer({self.name!r}, {where}, {self._method}, colour={self._color!r}, n={len(self.meta)})"
+        return f"Explorer({self.name!r}, {where}, {self.method}, colour={self.color!r}, n={len(self.meta)})"

@@ -1,0 +1,87 @@
+"""The browser-owned Explorer map in live JupyterLab: what the browser does reaches Python.
+
+With a kernel, the map says so (its ping is answered) and offers the
+projections Python can still compute; moving its layer slider fires
+``observe(..., names="layer")`` in the kernel, and a lasso drawn with the
+mouse becomes ``explorer.selection``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from tests.browser.notebook import LabNotebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+N = 200
+
+CELLS = [
+    f"""import numpy as np, pandas as pd, torch
+from workbench import LayerStack
+from workbench.widgets import Explorer
+
+rng = np.random.default_rng(0)
+emotion = np.array(["joy", "fear", "anger", "love"])[np.arange({N}) % 4]
+meta = pd.DataFrame({{"id": np.arange({N}), "emotion": emotion, "text": [f"sentence {{i}}" for i in range({N})]}})
+codes = pd.factorize(meta["emotion"])[0]
+centres = rng.normal(size=(4, 12))
+layers = {{layer: torch.as_tensor(centres[codes] * (1 + layer) + rng.normal(size=({N}, 12)), dtype=torch.float32)
+          for layer in range(3)}}
+explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", renderer="browser", height=380)
+layers_seen = []
+explorer.observe(lambda change: layers_seen.append(change["new"]), names="layer")
+explorer""",
+    'print("layers seen:", layers_seen)',
+    'print("selected:", len(explorer.selection))',
+]
+
+
+@pytest.fixture
+def notebook(lab_page, lab_server):
+    document = nbformat.v4.new_notebook()
+    document.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    document.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    nbformat.write(document, lab_server.work / "browser_map.ipynb")
+    return LabNotebook(lab_page, lab_server, "browser_map.ipynb").open()
+
+
+def test_the_browser_map_talks_to_the_kernel(notebook, lab_page, artifacts):
+    page = lab_page
+    notebook.run_all(timeout=300)
+    assert notebook.errors() == []
+    output = notebook.output(0)
+    canvas = output.locator(".wb-map-canvas")
+    canvas.wait_for(timeout=60_000)
+    # the kernel answered: a projection not computed yet is offered, not greyed
+    page.wait_for_function("() => document.querySelector('.wb-map').parentElement.dataset.kernel === 'yes'", timeout=30_000)
+    assert not output.locator(".wb-map-method option[value=umap]").is_disabled()
+
+    output.locator(".wb-map-layer input").fill("0")
+    page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn.startsWith('pca/0:')")
+    notebook.pause()
+    seen = notebook.index_of("layers seen:")
+    notebook.run_cell(seen)
+    assert notebook.output(seen).inner_text().strip() == "layers seen: [0]"
+
+    box = canvas.bounding_box()
+    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(left + 2, top + 2)
+    page.mouse.down()
+    for x, y in [(left + width - 2, top + 2), (left + width - 2, top + height - 2), (left + 2, top + height - 2), (left + 2, top + 3)]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+    status = output.locator(".wb-map-status")
+    page.wait_for_function("() => / selected$/.test(document.querySelector('.wb-map-status').textContent)")
+    count = int(re.search(r"([\d,]+) selected", status.inner_text()).group(1).replace(",", ""))
+    assert count == N  # the whole map
+    notebook.pause()
+    chosen = notebook.index_of("selected:")
+    notebook.run_cell(chosen)
+    assert notebook.output(chosen).inner_text().strip() == f"selected: {N}"
+    output.screenshot(path=str(artifacts / "lab-browser-map.png"))
+    assert page.watch.refused == []
+    assert page.watch.problems == []

@@ -1,0 +1,137 @@
+"""The browser-owned Explorer map in a report opened from ``file://`` with the network refused.
+
+A small notebook (three layers, four emotions, texts) with
+``Explorer(..., renderer="browser")`` is rendered by ``workbench report`` and
+opened offline. With no kernel anywhere, a person can still move the layer
+slider (the map's points move), choose another colour (the legend and the
+point colours change), hover a point (its id, text, picture and an audio player fill the side panel)
+and draw a lasso (the status line counts the rows inside). A projection not
+computed yet is offered greyed, saying it needs a running kernel.
+``tests/artifacts/browser/report-browser-map.png`` is the page at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from tests.browser.chromium import open_offline
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+N = 240
+
+SOURCE = f"""
+import numpy as np, pandas as pd, torch
+from workbench import LayerStack
+from workbench.widgets import Explorer
+
+rng = np.random.default_rng(0)
+emotion = np.array(["joy", "fear", "anger", "love"])[np.arange({N}) % 4]
+meta = pd.DataFrame({{"id": [f"s{{i}}" for i in range({N})], "emotion": emotion,
+                     "text": [f"sentence {{i}} felt {{e}}" for i, e in enumerate(emotion)],
+                     "score": rng.normal(size={N})}})
+centres = rng.normal(size=(4, 16))
+codes = pd.factorize(meta["emotion"])[0]
+layers = {{layer: torch.as_tensor(centres[codes] * (1 + 2 * layer) + rng.normal(size=({N}, 16)), dtype=torch.float32)
+          for layer in range(3)}}
+# every row has a picture and a sound, so the panel shows an image and an audio player
+import wave
+from PIL import Image
+Image.fromarray(np.full((60, 80, 3), 180, np.uint8)).save("face.png")
+with wave.open("hello.wav", "wb") as file:
+    file.setnchannels(1), file.setsampwidth(2), file.setframerate(8000)
+    file.writeframes((np.sin(np.arange(800) / 5) * 8000).astype("<i2").tobytes())
+meta["image"], meta["audio"] = "face.png", "hello.wav"
+explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", hover="text", renderer="browser", height=420)
+explorer
+"""
+
+# Pixels of the map's canvas that are drawn (not blank): a fingerprint of where the points are and their colours.
+_PIXELS = """canvas => {
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let drawn = [], hash = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 200) { drawn.push(i / 4); hash = (hash * 31 + i + data[i] * 7 + data[i + 1] * 3 + data[i + 2]) | 0; }
+  }
+  return {hash, count: drawn.length, first: drawn[Math.floor(drawn.length / 2)], width: canvas.width,
+          ratio: canvas.width / canvas.getBoundingClientRect().width};
+}"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, workbench_env):
+    folder = tmp_path_factory.mktemp("browser-map")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SOURCE)])
+    source = folder / "browser_map.ipynb"
+    nbformat.write(notebook, source)
+    out = folder / "browser_map.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "report", str(source), "-o", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **workbench_env},
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):
+    with open_offline(report, browser=browser, width=1280, height=900) as opened:
+        page = opened.page
+        canvas = page.locator(".wb-map-canvas")
+        canvas.wait_for(timeout=60_000)
+        page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn", timeout=60_000)
+        assert canvas.get_attribute("data-drawn") == "pca/2:emotion:0"
+        status = page.locator(".wb-map-status")
+        assert f"{N} points" in status.inner_text()
+        # no kernel: what only Python could compute is offered greyed, and says why
+        umap = page.locator(".wb-map-method option[value=umap]")
+        assert umap.is_disabled() and umap.get_attribute("title") == "needs a running kernel"
+
+        # the layer slider moves the points
+        before = canvas.evaluate(_PIXELS)
+        page.locator(".wb-map-layer input").fill("0")
+        page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn.startsWith('pca/0:')")
+        after = canvas.evaluate(_PIXELS)
+        assert after["hash"] != before["hash"]
+
+        # another colour: the legend and the point colours change
+        assert page.locator(".wb-map-legend .wb-legend-item").count() == 4
+        page.locator(".wb-map-color").select_option("score")
+        page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn.includes(':score:')")
+        assert page.locator(".wb-map-legend .wb-legend-item").count() == 0
+        assert page.locator(".wb-map-legend .wb-legend-range").is_visible()
+        recoloured = canvas.evaluate(_PIXELS)
+        assert recoloured["hash"] != after["hash"]
+
+        # hovering a point fills the side panel with its row's id and text
+        box = canvas.bounding_box()
+        pixel, ratio = recoloured["first"], recoloured["ratio"]
+        x, y = (pixel % recoloured["width"]) / ratio, (pixel // recoloured["width"]) / ratio
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        head = page.locator(".wb-map-panel .wb-panel-head b")
+        head.wait_for(timeout=10_000)
+        row = int(head.inner_text()[1:])
+        emotion = ["joy", "fear", "anger", "love"][row % 4]
+        assert page.locator(".wb-map-panel .wb-panel-text").inner_text() == f"sentence {row} felt {emotion}"
+        assert page.locator(".wb-map-panel img").evaluate("img => img.decode().then(() => img.naturalWidth)") == 80
+        assert page.locator(".wb-map-panel audio").evaluate("audio => audio.src.startsWith('blob:')")
+
+        # a lasso around the left half of the map counts what it holds
+        left, top, width, height = box["x"], box["y"], box["width"], box["height"]
+        page.mouse.move(left + 2, top + 2)
+        page.mouse.down()
+        for px, py in [(left + width / 2, top + 2), (left + width / 2, top + height - 2), (left + 2, top + height - 2), (left + 2, top + 3)]:
+            page.mouse.move(px, py, steps=4)
+        page.mouse.up()
+        page.wait_for_function("() => / selected$/.test(document.querySelector('.wb-map-status').textContent)")
+        count = int(re.search(r"([\d,]+) selected", status.inner_text()).group(1).replace(",", ""))
+        assert 0 < count < N
+        page.screenshot(path=str(artifacts / "report-browser-map.png"), full_page=True)
+        refused, problems = list(opened.refused), list(opened.problems)
+    assert refused == [], "the report tried to fetch from the network"
+    assert problems == []

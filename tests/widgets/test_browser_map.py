@@ -1,0 +1,70 @@
+"""The browser-owned map (renderer="browser"): what it holds as buffers, and what the browser sends back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ipywidgets.widgets.widget import _remove_buffers
+
+from workbench.widgets import Explorer
+from workbench.widgets.browser_map import STATIC
+
+
+def test_the_browser_holds_every_pca_layer_and_fixed_colour_as_buffers(stack):
+    explorer = Explorer(stack, color="emotion", renderer="browser")
+    view = explorer.figure
+    assert sorted(view.coords) == ["pca/0", "pca/1", "pca/2"]
+    for index in range(3):  # each layer's map as drawn, aligned: float32 x,y pairs
+        explorer.layer = index
+        np.testing.assert_array_equal(np.frombuffer(view.coords[f"pca/{index}"], np.float32).reshape(-1, 2), explorer.coords)
+    assert {"emotion", "score", "intensity"} <= set(view.colors)
+    codes = np.frombuffer(view.colors["emotion"]["values"]["*"], np.int32)
+    np.testing.assert_array_equal(codes, explorer.encoding.values)
+    state, _, buffers = _remove_buffers(view.get_state())
+    text = json.dumps(state)
+    # every per-point number travelled as a buffer: the JSON left holds names and palettes, not points
+    assert sum(len(b) for b in buffers) >= 3 * 8 * len(stack.meta) + 4 * len(stack.meta)
+    assert len(text) - len(state["_esm"]) - len(state.get("_css", "")) < 4_000
+    assert state["_esm"] == (STATIC / "browser_map.js").read_text()  # the shipped file, byte for byte
+
+
+def test_what_the_browser_does_reaches_python(stack):
+    explorer = Explorer(stack, color="emotion", renderer="browser")
+    view, seen = explorer.figure, []
+    explorer.observe(lambda change: seen.append(change["new"]), names="layer")
+    view.set_state({"layer": 0})  # the slider moved in the browser
+    assert explorer.layer == 0 and seen == [0]
+    view.set_state({"selected": memoryview(np.array([9, 4], np.int32).tobytes())})  # a lasso
+    assert explorer.selection["id"].tolist() == ["s4", "s9"]
+    view.set_state({"hovered": 7})
+    assert explorer.hovered == "s7" and "s7" in explorer.panel.header.value
+    view.set_state({"color": "score"})
+    assert explorer.color == "score" and explorer.encoding.kind == "numeric"
+    view.set_state({"method": "tsne"})  # not computed yet: the kernel computes it and sends it
+    assert explorer.method == "tsne" and "tsne/0" in view.coords
+
+
+def test_python_drives_the_browser_map(stack):
+    explorer = Explorer(stack, color="emotion", renderer="browser")
+    view = explorer.figure
+    explorer.select(["s3", "s1"])
+    assert np.frombuffer(view.selected, np.int32).tolist() == [1, 3]
+    explorer.legend_search.value = "jo"
+    assert view.search == "jo"
+    explorer.color = "preservation"  # changes with the layer: sent for the layer shown
+    assert sorted(view.colors["preservation"]["values"]) == ["2"] and view.color == "preservation"
+    explorer.focus("s5")
+    assert view.hovered == 5
+    two = Explorer(stack, color="score", renderer="browser").figure
+    assert two.get_state()["_esm"] == view.get_state()["_esm"]  # one module: a report keeps one copy
+
+
+def test_the_browser_map_refuses_what_it_cannot_draw(stack):
+    with pytest.raises(ValueError, match="one 2-D map"):
+        Explorer.grid(stack, renderer="browser")
+    with pytest.raises(ValueError, match="one 2-D map"):
+        Explorer(stack, dims=3, renderer="browser")
+    with pytest.raises(ValueError, match="renderer must be"):
+        Explorer(stack, renderer="webgl")
