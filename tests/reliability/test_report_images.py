@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from workbench import report
-from workbench.local_images import image_data_url, refusal
+from workbench.report.local_images import image_data_url, refusal
 
 
 @pytest.fixture(autouse=True)

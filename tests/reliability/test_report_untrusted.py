@@ -14,7 +14,6 @@ its script runs and its widget mounts.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import nbformat
 import pytest
 
 from workbench import report
-from workbench.untrusted_notebook import Neutralised, clean_html, is_trusted, neutralise_widgets, shipped_modules
+from workbench.report.untrusted import Neutralised, clean_html, is_trusted, neutralise_widgets, shipped_modules
 
 REPO = Path(__file__).resolve().parents[2]
 
