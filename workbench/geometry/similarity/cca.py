@@ -44,8 +44,7 @@ def svcca(x: Data, y: Data, *, keep: float = 0.99) -> float:
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
     keep : float, default 0.99
         Share of variance each SVD keeps.
 
@@ -55,9 +54,12 @@ def svcca(x: Data, y: Data, *, keep: float = 0.99) -> float:
 
     Examples
     --------
-    >>> import torch
-    >>> x = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))
-    >>> round(svcca(x, x @ torch.randn(6, 6, generator=torch.Generator().manual_seed(1))), 6)
+    An invertible linear map of a space keeps every canonical correlation:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> acts = rng.normal(size=(200, 6))
+    >>> round(svcca(acts, acts @ rng.normal(size=(6, 6))), 6)
     1.0
     """
     if not 0 < keep <= 1:
@@ -78,8 +80,7 @@ def pwcca(x: Data, y: Data) -> float:
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
 
     Returns
     -------
@@ -87,9 +88,9 @@ def pwcca(x: Data, y: Data) -> float:
 
     Examples
     --------
-    >>> import torch
-    >>> x = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))
-    >>> round(pwcca(x, -x), 6)
+    >>> import numpy as np
+    >>> acts = np.random.default_rng(0).normal(size=(200, 6))
+    >>> round(pwcca(acts, -acts), 6)
     1.0
     """
     a, b = pair(x, y)

@@ -33,8 +33,7 @@ def rsa(x: Data, y: Data, *, metric: Metric = "euclidean", max_rows: int = 3000,
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
     metric : {"euclidean", "cosine"}, default "euclidean"
     max_rows : int, default 3000
         The distance matrices grow as ``n^2``; above ``max_rows`` rows a
@@ -74,8 +73,7 @@ def procrustes_distance(x: Data, y: Data) -> float:
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
 
     Returns
     -------
@@ -83,10 +81,13 @@ def procrustes_distance(x: Data, y: Data) -> float:
 
     Examples
     --------
-    >>> import torch
-    >>> x = torch.randn(100, 3, generator=torch.Generator().manual_seed(0))
-    >>> q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1)))
-    >>> round(procrustes_distance(x, 2 * x @ q + 1), 6)
+    A rotated, rescaled and shifted copy is at distance 0:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> points = rng.normal(size=(100, 3))
+    >>> rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    >>> round(procrustes_distance(points, 2 * points @ rotation + 1), 6)
     0.0
     """
     a, b = pair(x, y)

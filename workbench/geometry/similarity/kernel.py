@@ -23,8 +23,7 @@ def linear_cka(x: Data, y: Data) -> float:
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
         Row ``i`` of ``y`` is the same sample as row ``i`` of ``x`` (use
         :func:`match_rows` for spaces with ids).
 
@@ -114,8 +113,7 @@ def cka_debiased(x: Data, y: Data) -> float:
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
         ``n_samples >= 4``.
 
     Returns

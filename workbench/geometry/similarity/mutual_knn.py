@@ -40,8 +40,7 @@ def mutual_knn(x: Data, y: Data, *, k: int = 10, metric: Metric = "cosine", devi
 
     Parameters
     ----------
-    x : LatentSpace, tensor or array of shape (n_samples, n_features_x)
-    y : LatentSpace, tensor or array of shape (n_samples, n_features_y)
+    x, y : LatentSpaces, tensors or arrays of shapes (n_samples, n_features_x) and (n_samples, n_features_y)
     k : int, default 10
     metric : {"cosine", "euclidean"}, default "cosine"
     device : {"auto", "cpu", "cuda", ...}, default "auto"
