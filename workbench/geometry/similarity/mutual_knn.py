@@ -51,9 +51,11 @@ def mutual_knn(x: Data, y: Data, *, k: int = 10, metric: Metric = "cosine", devi
 
     Examples
     --------
-    >>> import torch
-    >>> x = torch.randn(200, 8, generator=torch.Generator().manual_seed(0))
-    >>> mutual_knn(x, 3 * x, k=5)
+    Scaling a space changes no neighbourhood:
+
+    >>> import numpy as np
+    >>> points = np.random.default_rng(0).normal(size=(200, 8))
+    >>> mutual_knn(points, 3 * points, k=5)
     1.0
     """
     a, b = pair(x, y)
