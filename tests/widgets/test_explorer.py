@@ -230,3 +230,29 @@ def test_colour_by_local_intrinsic_dimension_per_layer(stack):
     assert explorer.encoding.kind == "numeric" and np.nanmedian(explorer.encoding.values) > 2
     explorer.layer_slider.value = 0
     assert not np.allclose(explorer.encoding.values, expected)
+
+
+def test_arrays_in_a_mapping_go_through_the_one_input_door(stack, meta):
+    vectors = stack[2].vectors.numpy()
+    mixed = Explorer({"space": stack[0], "array": vectors}, color="emotion", layer="array")
+    assert mixed.meta["id"].tolist() == meta["id"].tolist()  # the array takes the space's rows
+    np.testing.assert_array_equal(mixed.space.vectors.numpy(), vectors)
+    alone = Explorer({0: vectors, 1: vectors[:, :4]}, hover=None)  # arrays alone: ids by position
+    assert alone.layers == [0, 1] and alone.meta["id"].tolist() == list(range(len(meta)))
+    broken = vectors.copy()
+    broken[3, 0] = np.nan
+    with pytest.raises(ValueError, match="layer 'bad' contains NaN or Inf in 1 row"):
+        Explorer({"space": stack[0], "bad": broken})
+    with pytest.raises(TypeError, match="layer 1 must be real numbers"):
+        Explorer({0: vectors, 1: vectors.astype(complex)})
+
+
+def test_layers_are_named_as_everywhere_else(stack):
+    explorer = Explorer(stack, layer=np.int64(-3))
+    assert explorer.layer == 0
+    explorer.layer = -2
+    assert explorer.layer == 1
+    with pytest.raises(TypeError, match="a layer is a key such as 0 or -1"):
+        explorer.layer = True  # was read as layer 1 (True == 1)
+    with pytest.raises(KeyError, match=r"no layer '2'; layers are \[0, 1, 2\]"):
+        Explorer.grid(stack, layers=[0, "2"])

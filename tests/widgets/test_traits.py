@@ -87,7 +87,7 @@ def test_traits_reject_what_the_explorer_cannot_show(stack):
 
 
 def test_a_big_map_is_drawn_before_its_trustworthiness_is_measured(stack, monkeypatch):
-    import workbench.widgets.explorer as module
+    import workbench.widgets.explorer_maps as module
 
     monkeypatch.setattr(module, "EAGER_QUALITY", 0)  # as if the stack had a million rows
     explorer = Explorer(stack, color="emotion")

@@ -33,20 +33,25 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from importlib import resources
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
 import traitlets
 
-from workbench.geometry.views import METHODS, View, align_to, project, trustworthiness
-from workbench.geometry.views import neighbor_preservation as neighbour_preservation
+from workbench._checks import layer_key
+from workbench.geometry.views import METHODS, View
 from workbench.space import LatentSpace, LayerStack
 from workbench.widgets.browser_map import BrowserMap, media_buffers
 from workbench.widgets.colors import ColorEncoding, encode_colors
+from workbench.widgets.explorer_colors import ColorSpec, ExplorerColors
+from workbench.widgets.explorer_input import (
+    as_layers,
+    recorded_anchors,
+    relative_layers,
+)
+from workbench.widgets.explorer_maps import METHOD_LABELS, ExplorerMaps
 from workbench.widgets.figure import MapFigure, hover_texts
 from workbench.widgets.options import NONE, ColorOptions
 from workbench.widgets.panel import RowPanel
@@ -54,88 +59,21 @@ from workbench.widgets.selection import RowId, RowSelection, SelectionMixin
 
 __all__ = ["Explorer"]
 
-_METHOD_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
-#: Rank comparisons (rows x query points) up to which a map's trustworthiness is measured as it is
-#: drawn (about a second on two cores); beyond, only when asked for (``Explorer.view``), then cached.
-EAGER_QUALITY = 20_000_000
-
 
 def _stylesheet() -> widgets.HTML:
     css = resources.files("workbench.widgets").joinpath("static/explorer.css").read_text(encoding="utf-8")
     return widgets.HTML(f"<style>{css}</style>", layout=widgets.Layout(display="none"))
 
 
-def _as_layers(data: Any) -> tuple[dict[Any, LatentSpace], pd.DataFrame, str]:
-    """``(layer key -> space, shared meta, name)`` of a space, a stack or a mapping of spaces."""
-    if isinstance(data, LatentSpace):
-        return {data.name: data}, data.meta, data.name
-    if isinstance(data, Mapping):
-        if not data:
-            raise ValueError("there are no layers to explore: the mapping is empty")
-        data = LayerStack(data)
-    if isinstance(data, LayerStack):
-        if len(data) == 0:
-            raise ValueError("there are no layers to explore: the LayerStack is empty")
-        return dict(data.items()), data.meta, data.name
-    raise TypeError(f"Explorer needs a LatentSpace, a LayerStack or a mapping of spaces; got {type(data).__name__}")
-
-
-def _recorded_anchors(layers: dict[Any, LatentSpace]) -> Any:
-    """Anchor ids a RelativeProjection wrote into the first layer's provenance, or None."""
-    record = next(iter(layers.values())).provenance.get("relative")
-    return record.get("anchors") if isinstance(record, Mapping) else None
-
-
-def _relative_layers(layers: dict[Any, LatentSpace], projection: Any, anchors: Any) -> tuple[dict, np.ndarray]:
-    """Every layer projected onto the same anchor ids, and those ids."""
-    from sklearn.base import clone
-
-    if not hasattr(projection, "set_params") or not hasattr(projection, "transform"):
-        raise TypeError(f"relative= takes a RelativeProjection; got {type(projection).__name__}")
-    if anchors is not None:
-        raise ValueError("give anchors through the RelativeProjection (its anchors=), not both")
-    first = next(iter(layers.values()))
-    ids = getattr(projection, "anchor_ids_", None)
-    if ids is None:
-        ids = clone(projection).fit(first).anchor_ids_
-    ids = list(ids)
-    projected = {key: clone(projection).set_params(anchors=ids).fit(space).transform(space) for key, space in layers.items()}
-    return projected, np.asarray(ids)
-
-
-def _same_colors(a: ColorEncoding, b: ColorEncoding) -> bool:
-    return (
-        a is b
-        or a.kind == b.kind
-        and a.categories == b.categories
-        and (a.vmin, a.vmax) == (b.vmin, b.vmax)
-        and np.array_equal(a.values, b.values, equal_nan=True)
-    )
-
-
-def _layer_key(layers: Sequence, key: Any) -> Any:
-    if isinstance(key, np.integer):
-        key = int(key)
-    if key in layers:
-        return key
-    if isinstance(key, int) and -len(layers) <= key < 0:
-        return layers[key]
-    raise KeyError(f"no layer {key!r}; layers are {list(layers)}")
-
-
-class _ColorSpec(traitlets.TraitType):
-    """Anything ``color=`` takes (None included), validated by the Explorer into an option's name."""
-
-    info_text = "a colour option's name, a meta column, an array, a Series, a callable or None"
-
-
-class Explorer(SelectionMixin, widgets.VBox):
+class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
     """An interactive map of a LatentSpace or of every layer of a LayerStack.
 
     Parameters
     ----------
-    data : LatentSpace, LayerStack, or mapping of name -> LatentSpace
-        The spaces share their rows (same ``id`` in the same order).
+    data : LatentSpace, LayerStack, or mapping of name -> LatentSpace or array
+        The spaces share their rows (same ``id`` in the same order); a
+        mapping's arrays of shape (n_samples, n_features) take the spaces'
+        rows, or the ids ``0..n-1`` when there are only arrays.
     color : str, array-like, callable, or None
         What to colour by first: a meta column (categorical or numeric),
         ``"preservation"``, a Parrott roll-up option, an array/Series with one
@@ -157,7 +95,7 @@ class Explorer(SelectionMixin, widgets.VBox):
     sample : int
         With more rows than this, trustworthiness is estimated on this many
         random query points (its cost grows with ``sample × n``). When that
-        product passes ``EAGER_QUALITY`` (2e7) it is measured only when asked
+        product passes ``explorer_maps.EAGER_QUALITY`` (2e7) it is measured only when asked
         for (:attr:`view`), not while building or switching maps.
     anchors : ids or boolean mask, optional
         Rows drawn as anchors (diamonds). By default the anchors recorded in
@@ -214,7 +152,7 @@ class Explorer(SelectionMixin, widgets.VBox):
     #: Projection shown: "pca", "umap" or "tsne".
     method = traitlets.Unicode("pca", help="projection shown").tag(sync=True)
     #: Name of the colour option shown; set it to a name, a meta column, an array, a Series or a callable.
-    color = _ColorSpec(NONE, help="colour option shown").tag(sync=True)
+    color = ColorSpec(NONE, help="colour option shown").tag(sync=True)
     #: Selected rows: ids in change events, the rows of the meta table when read. Not synced to
     #: the browser: with it synced, plotly's FigureWidget in JupyterLab came up empty after a
     #: selection from Python (notebook 01's browser test); the browser map syncs its own rows.
@@ -248,13 +186,13 @@ class Explorer(SelectionMixin, widgets.VBox):
         autoplay: bool = True,
         renderer: str = "plotly",
     ) -> None:
-        self._layers, self.meta, self.name = _as_layers(data)
+        self._layers, self.meta, self.name = as_layers(data)
         keys = list(self._layers)
         recorded = anchors is None and relative is None
         if relative is not None:
-            self._layers, anchors = _relative_layers(self._layers, relative, anchors)
+            self._layers, anchors = relative_layers(self._layers, relative, anchors)
         elif recorded:
-            anchors = _recorded_anchors(self._layers)
+            anchors = recorded_anchors(self._layers)
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3; got {dims!r}")
         if renderer not in ("plotly", "browser"):
@@ -262,11 +200,11 @@ class Explorer(SelectionMixin, widgets.VBox):
         if renderer == "browser" and (panes is not None or dims != 2):
             raise ValueError("renderer='browser' draws one 2-D map: use renderer='plotly' for grids and 3-D")
         if panes is not None:
-            panes = [_layer_key(keys, key) for key in panes]
+            panes = [layer_key(key, keys) for key in panes]
             if not panes:
                 raise ValueError("a grid needs at least one layer; layers=[] was given")
         self._grid = panes is not None
-        self._panes = list(panes) if self._grid else [_layer_key(keys, layer)]
+        self._panes = list(panes) if self._grid else [layer_key(layer, keys)]
         # per projection, the layer every other layer's map is aligned onto:
         # the first one shown with it (so switching method computes one map)
         self._references: dict[str, Any] = {}
@@ -336,7 +274,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         hover = self.meta[self._hover_column if self._hover_column else "id"]
         view = BrowserMap(
             [str(key) for key in keys],
-            [(m, _METHOD_LABELS[m]) for m in METHODS],
+            [(m, METHOD_LABELS[m]) for m in METHODS],
             ids=self.meta["id"].tolist(),
             texts=hover.tolist(),
             height=height,
@@ -390,7 +328,7 @@ class Explorer(SelectionMixin, widgets.VBox):
             layout=widgets.Layout(width="320px", display="none" if self._grid or len(keys) < 2 else None),
         )
         self.method_menu = widgets.Dropdown(
-            options=[(_METHOD_LABELS[m], m) for m in METHODS],
+            options=[(METHOD_LABELS[m], m) for m in METHODS],
             value=self.method,
             description="map",
             layout=widgets.Layout(width="170px"),
@@ -436,7 +374,7 @@ class Explorer(SelectionMixin, widgets.VBox):
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: dict) -> Any:
-        key = _layer_key(self.layers, proposal["value"])
+        key = layer_key(proposal["value"], self.layers)
         if self._grid and self._built and key != self._panes[0]:
             raise AttributeError("a grid shows fixed layers; build another grid to show others")
         return key
@@ -447,116 +385,14 @@ class Explorer(SelectionMixin, widgets.VBox):
             raise ValueError(f"method must be one of {METHODS}; got {proposal['value']!r}")
         return proposal["value"]
 
-    @traitlets.validate("color")
-    def _valid_color(self, proposal: dict) -> str:
-        spec = proposal["value"]
-        fresh = not (isinstance(spec, str) and spec in self.options.names)
-        name = self.options.resolve(spec)  # registers an array, Series or callable as an option
-        if fresh and self._built:
-            self._registered(name)
-        return name
-
-    def _registered(self, name: str) -> None:
-        """A colour option was added or replaced: offer it, and redraw it if it is the one shown."""
-        self._encodings = {key: value for key, value in self._encodings.items() if key[0] != name}
-        self._refresh_color_menu()
-        if self.color == name:  # no change event will come: recolour here
-            self._guarded(self._recolor, f"colouring by {name}")
-
     @property
     def space(self) -> LatentSpace:
         """The space of the (first) layer shown."""
         return self._layers[self._panes[0]]
 
-    @property
-    def view(self) -> View:
-        """The projection of the (first) pane, with its trustworthiness (measured now if it was deferred)."""
-        return self._measured_view(self._panes[0])
-
-    @property
-    def views(self) -> list[View]:
-        """The projection of every pane, with its trustworthiness (measured now if it was deferred)."""
-        return [self._measured_view(key) for key in self._panes]
-
-    @property
-    def coords(self) -> np.ndarray:
-        """What the (first) pane draws: the aligned map, shape (n_samples, dims)."""
-        return self._figure.coords_of(0) if self._browser else self._figure.coords(0)
-
-    @property
-    def encoding(self) -> ColorEncoding:
-        """The colour encoding shown (on the first pane)."""
-        return self._shown[0]
-
-    # ------------------------------------------------------------------
-    # projections
-    # ------------------------------------------------------------------
-
-    def _measures_eagerly(self) -> bool:
-        """Whether a new map's trustworthiness is measured with it, or only when asked for."""
-        n = len(self.meta)
-        return n * min(n, self._sample) <= EAGER_QUALITY
-
-    def _view(self, key: Any) -> View:
-        """A layer's map as known so far: with its trustworthiness if it was measured."""
-        view = project(
-            self._layers[key],
-            self.method,
-            dims=self._dims,
-            seed=self._seed,
-            metric=self._metric,
-            k=self._k,
-            quality=self._measures_eagerly(),
-            sample=self._sample,
-            name=f"layer {key}" if len(self._layers) > 1 else self.name,
-            **self._params.get(self.method, {}),
-        )
-        return self._trust.get((key, self.method), view)
-
-    def _measured_view(self, key: Any) -> View:
-        """A layer's map with its trustworthiness, measured (once) if it was deferred."""
-        view = self._view(key)
-        if view.trustworthiness is None:
-            n = len(self.meta)
-            k = max(1, min(int(self._k), (n - 1) // 2))
-            trust = trustworthiness(
-                self._layers[key], view.coords, k=k, metric=self._metric, sample=self._sample, seed=self._seed
-            )
-            view = replace(view, trustworthiness=trust, k=k, sampled=self._sample if n > self._sample else None)
-            self._trust[(key, self.method)] = view
-            if self._built:
-                self.status.value = self._status_html()
-        return view
-
-    def _map(self, key: Any) -> np.ndarray:
-        """The drawn map of a layer: its view, aligned onto its reference."""
-        cache_key = (key, self.method)
-        if cache_key not in self._maps:
-            coords = self._view(key).coords
-            reference = self._reference_of(key)
-            if self._align and reference is not None:
-                coords = align_to(coords, self._map(reference))
-            self._maps[cache_key] = coords
-        return self._maps[cache_key]
-
-    def _reference_of(self, key: Any) -> Any:
-        if self._grid:
-            index = self._panes.index(key)
-            return self._panes[index - 1] if index else None
-        reference = self._references.setdefault(self.method, key)
-        return None if key == reference else reference
-
-    def _titles(self) -> list[str]:
-        if not self._grid:
-            return [""]
-        return [
-            f"layer {key} · T={view.trustworthiness:.2f}" if view.trustworthiness is not None else f"layer {key}"
-            for key, view in zip(self._panes, (self._view(key) for key in self._panes))
-        ]
-
     def _status_html(self, note: str = "") -> str:
         if self._grid:
-            parts = [f"{_METHOD_LABELS[self.method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
+            parts = [f"{METHOD_LABELS[self.method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
         else:
             view = self._view(self._panes[0])
             parts = [html.escape(view.describe())]
@@ -568,54 +404,6 @@ class Explorer(SelectionMixin, widgets.VBox):
         if self._selection is not None:
             parts.append(f"{len(self._selection):,} selected")
         return f'<div class="wb-status">{" · ".join(parts)}{note}</div>'
-
-    # ------------------------------------------------------------------
-    # colours
-    # ------------------------------------------------------------------
-
-    def _encoding(self, key: Any) -> ColorEncoding:
-        option = self.options[self.color]
-        cache_key = (
-            self.color,
-            key if option.depends else None,
-            self.method if option.depends == "map" else None,
-        )
-        if cache_key not in self._encodings:
-            values = self.options.values(self.color, self._layers[key], key, lambda: self._preservation(key))
-            self._encodings[cache_key] = encode_colors(values, self.color, kind=option.kind)
-        return self._encodings[cache_key]
-
-    def _pane_encodings(self) -> list[ColorEncoding]:
-        """The colours of every pane; numeric ones share one range, so one colour bar reads them all."""
-        encodings = [self._encoding(key) for key in self._panes]
-        if encodings[0].kind == "numeric" and len({id(e) for e in encodings}) > 1:
-            low = min(e.vmin for e in encodings)
-            high = max(e.vmax for e in encodings)
-            encodings = [replace(e, vmin=low, vmax=high) for e in encodings]
-        return encodings
-
-    def _preservation(self, key: Any) -> np.ndarray:
-        k = min(self._k, len(self.meta) - 1)
-        return neighbour_preservation(self._layers[key], self._view(key).coords, k=k, metric=self._metric)
-
-    def _show_search(self, encoding: ColorEncoding) -> None:
-        self.legend_search.layout.display = None if encoding.kind == "categorical" else "none"
-
-    def _recolor(self) -> None:
-        """Draw the current colour option; panes whose colours did not change are not resent."""
-        encodings = self._pane_encodings()
-        self._highlight = encodings[0].matching(self.legend_search.value)
-        if self._browser:
-            depends = self.options[self.color].depends
-            self._figure.show_colors(self.color, self.layers.index(self._panes[0]) if depends else None, encodings[0])
-        else:
-            with self.figure.batch_update():
-                for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):
-                    if not _same_colors(shown, encoding):
-                        self._figure.set_colors(pane, encoding, self._highlight)
-        self._shown = encodings
-        self.legend.value = encodings[0].legend_html(self.legend_search.value)
-        self._show_search(encodings[0])
 
     # ------------------------------------------------------------------
     # control handlers
@@ -662,58 +450,11 @@ class Explorer(SelectionMixin, widgets.VBox):
             if self.options[self.color].depends == "map":
                 self._recolor()
 
-        self._guarded(work, f"computing {_METHOD_LABELS[change['new']]}")
-
-    def _show_color(self, change: dict) -> None:
-        self._refresh_color_menu()
-        self.color_menu.unobserve(self._on_color_control, "value")
-        try:
-            self.color_menu.value = change["new"]
-        finally:
-            self.color_menu.observe(self._on_color_control, "value")
-        self._guarded(self._recolor, f"colouring by {change['new']}")
-
-    def _on_color_control(self, change: dict) -> None:
-        self.color = change["new"]
-
-    def _on_search(self, change: dict) -> None:
-        encoding = self._shown[0]
-        if encoding.kind != "categorical":
-            return
-        highlight = encoding.matching(change["new"])
-        if self._browser:
-            self._figure.search = change["new"]
-        elif highlight != self._highlight:
-            self._highlight = highlight
-            with self.figure.batch_update():
-                for pane, shown in enumerate(self._shown):
-                    self._figure.set_colors(pane, shown, highlight, colorscale_only=True)
-        self.legend.value = encoding.legend_html(change["new"])
+        self._guarded(work, f"computing {METHOD_LABELS[change['new']]}")
 
     # ------------------------------------------------------------------
-    # more options, grids, export
+    # grids, export
     # ------------------------------------------------------------------
-
-    def add_color(self, name: str, source: Any, *, show: bool = True) -> None:
-        """Add (or replace) a colour option: a column, an array, a Series or a callable ``space -> array``."""
-        self.options.add(name, source)
-        self._registered(name)
-        if show:
-            self.color = name
-
-    def _refresh_color_menu(self) -> None:
-        """New dropdown entries, keeping the shown one (new options would select the first)."""
-        if self._browser:
-            self._figure.color_names = self.options.names
-        if list(self.color_menu.options) == self.options.names:
-            return
-        current = self.color_menu.value
-        self.color_menu.unobserve(self._on_color_control, "value")
-        try:
-            self.color_menu.options = self.options.names
-            self.color_menu.value = current
-        finally:
-            self.color_menu.observe(self._on_color_control, "value")
 
     @classmethod
     def grid(
@@ -746,7 +487,7 @@ class Explorer(SelectionMixin, widgets.VBox):
         >>> Explorer.grid(stack, layers=[0, 2]).layers_shown
         [0, 2]
         """
-        keys = list(_as_layers(stack)[0])
+        keys = list(as_layers(stack)[0])
         return cls(stack, color, hover, panes=keys if layers is None else list(layers), cols=cols, **kwargs)
 
     @property
