@@ -44,5 +44,5 @@ def test_local_lid_takes_the_convention_per_neighbourhood():
 
 def test_large_k_against_n_warns_that_local_is_global():
     x = np.random.default_rng(2).normal(size=(160, 5))
-    with pytest.warns(UserWarning, match="n_neighbors=128 on 160 rows"):
+    with pytest.warns(UserWarning, match="n_neighbors=128 on 160 distinct rows"):
         LocalIntrinsicDimension(n_neighbors=128).fit(x)

@@ -419,12 +419,6 @@ class LocalIntrinsicDimension(BaseEstimator):
                 f"n_neighbors={self.n_neighbors} with discard_fraction={self.discard_fraction} keeps {kept} "
                 "ratios per neighbourhood; TwoNN needs at least 2"
             )
-        if 4 * int(self.n_neighbors) > x.shape[0]:
-            warn(
-                f"n_neighbors={self.n_neighbors} on {x.shape[0]} rows: each neighbourhood holds over a quarter of the "
-                "data, so the 'local' estimates are close to one global TwoNN; use a smaller n_neighbors (or more "
-                "rows), and see id_scaling for how the estimate changes with the scale"
-            )
         used, graph, groups = distinct_neighborhoods(
             x,
             self.n_neighbors,
@@ -434,6 +428,13 @@ class LocalIntrinsicDimension(BaseEstimator):
             device=self.device,
             progress=self.progress,
         )
+        # after the copies are merged: the rows the neighbourhoods are drawn from
+        if 4 * int(self.n_neighbors) > graph.indices.shape[0]:
+            warn(
+                f"n_neighbors={self.n_neighbors} on {graph.indices.shape[0]} distinct rows: each neighbourhood holds over a quarter of the "
+                "data, so the 'local' estimates are close to one global TwoNN; use a smaller n_neighbors (or more "
+                "rows), and see id_scaling for how the estimate changes with the scale"
+            )
         dimension, dropped, self.n_direct_ = neighborhood_twonn(
             used,
             graph,
