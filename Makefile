@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, install the package alone, write reports/demo.html
-#   make test   set up .venv, install every extra, run the whole test suite (notebooks too)
+#   make test   set up .venv, install every extra, run the whole test suite (notebooks and
+#               the >>> examples in workbench/ too)
 #
 # Variables:
 #   PYTHON   the interpreter that creates the venv            (python3)
@@ -32,7 +33,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/workbench demo --output reports/demo.html
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest tests notebooks --nbval-lax $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests notebooks workbench --nbval-lax --doctest-modules $(PYTEST_ARGS)
 
 # Installs the Debian packages when they are missing and apt-get can run as
 # root; elsewhere it says what to install, and the tests that need them say why

@@ -135,7 +135,7 @@ def expression_for(emotion: str, intensity: float = 3) -> Expression:
 
     Examples
     --------
-    >>> expression_for("joy", 3).mouth_curve
+    >>> round(expression_for("joy", 3).mouth_curve, 6)
     1.0
     >>> round(expression_for("joy", 1).mouth_curve, 2)
     0.4

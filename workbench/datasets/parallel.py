@@ -74,7 +74,7 @@ def load_parallel(
     Examples
     --------
     >>> items = load_parallel(emotions=["joy", "sadness"])
-    >>> len(items), items[["text", "audio", "image"]].notna().all().all()
+    >>> len(items), bool(items[["text", "audio", "image"]].notna().all().all())
     (60, True)
     """
     frame = load_speech(speech, emotions=emotions)
