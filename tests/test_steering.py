@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from workbench import Directions
 from workbench.encoders.hooks import Hooks, block_for_layer, find_blocks, hidden_of, with_hidden
 from workbench.steering import ablate, block_outputs, extract_directions, steer
 

@@ -74,7 +74,6 @@ def _positive(text: str) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from workbench.encoders import encode
     from workbench.encoders.bundled import default_text_model

@@ -6,7 +6,6 @@ import io
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 datasets = pytest.importorskip("datasets")

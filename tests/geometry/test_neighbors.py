@@ -3,7 +3,6 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from workbench import LatentSpace
 from workbench.geometry.neighbors import KNNGraph, knn
 
 

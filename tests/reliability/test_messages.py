@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from workbench import LatentSpace, LayerStack
+from workbench import LayerStack
 from workbench.cli import main
 
 

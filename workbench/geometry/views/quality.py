@@ -19,7 +19,7 @@ import torch
 
 from workbench._checks import Data, check_matrix, warn
 from workbench.device import chunk_rows, compute_dtype, resolve_device
-from workbench.geometry.neighbors import knn, neighbor_graph
+from workbench.geometry.neighbors import KNNGraph, knn, neighbor_graph
 
 __all__ = ["trustworthiness", "neighbor_preservation", "neighbour_preservation"]
 
