@@ -21,8 +21,8 @@ in about three minutes):
 5. token LID on 1 000 000 synthetic token vectors (a union of low-dimensional
    pieces in 384-D);
 6. the probe sweep, N = 20 000 x 12 layers;
-7. ``compare_layers`` (CKA) on 12 layers of 20 000 points; the API has no
-   permutation test yet, so the plain matrix runs (said in the table);
+7. ``compare_layers`` (debiased CKA) on 12 layers of 20 000 points, with a
+   permutation null of 100 shuffles per layer pair (batched on the device);
 8. steering a tiny random GPT-2 under ``generate`` on the device, then
    checking every hook is gone and the outputs are the unsteered ones;
 9. the Explorer built at 1 000 000 points (the Python side: PCA view, quality
@@ -66,12 +66,13 @@ class Sizes:
     probe_n: int
     layers: int
     explorer_n: int
+    permutations: int
 
 
 FULL = Sizes(sentences=20_000, batch_size=256, knn_n=200_000, knn_k=128, subset=5_000, tokens=1_000_000,
-             probe_n=20_000, layers=12, explorer_n=1_000_000)  # fmt: skip
+             probe_n=20_000, layers=12, explorer_n=1_000_000, permutations=100)  # fmt: skip
 SMALL = Sizes(sentences=200, batch_size=64, knn_n=3_000, knn_k=32, subset=1_000, tokens=4_000,
-              probe_n=1_000, layers=12, explorer_n=20_000)  # fmt: skip
+              probe_n=1_000, layers=12, explorer_n=20_000, permutations=10)  # fmt: skip
 
 
 @dataclass
@@ -307,12 +308,17 @@ def step_probes(ctx: dict) -> Row:
 def step_compare(ctx: dict) -> Row:
     device, sizes = ctx["device"], ctx["sizes"]
     stack = ctx.get("stack") or layered(sizes.probe_n, sizes.layers, seed=2)[0]
-    row = Row("compare_layers CKA (no permutations: not in the API)", f"{sizes.layers}x{sizes.layers} layers, N={sizes.probe_n:,}")
-    seconds, matrix = timed(device, lambda: wb.compare_layers(stack, metric="cka", device=device, progress=False))
+    row = Row(
+        f"compare_layers debiased CKA, {sizes.permutations} permutations per pair",
+        f"{sizes.layers}x{sizes.layers} layers, N={sizes.probe_n:,}",
+    )
+    seconds, matrix = timed(device, lambda: wb.compare_layers(
+        stack, metric="cka_debiased", n_permutations=sizes.permutations, device=device, progress=False))
     row.seconds, row.throughput = seconds, rate(sizes.layers**2, seconds, "pairs")
-    values = matrix.to_numpy()
+    values, p_diag = matrix.to_numpy(), np.diag(matrix.attrs["p_value"].to_numpy())
     symmetric = float(np.abs(values - values.T).max())
-    row.passed = f"{'yes' if np.allclose(np.diag(values), 1, atol=1e-4) and symmetric < 1e-4 else 'NO'} (diagonal 1, symmetric to {symmetric:.1e})"
+    ok = np.allclose(np.diag(values), 1, atol=1e-4) and symmetric < 1e-4 and np.allclose(p_diag, 1 / (sizes.permutations + 1))
+    row.passed = f"{'yes' if ok else 'NO'} (diagonal 1 at p = 1/(P+1), symmetric to {symmetric:.1e})"
     return row
 
 

@@ -10,6 +10,7 @@ instead of kNN graphs.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.linalg import orthogonal_procrustes
@@ -222,3 +223,20 @@ def test_compare_reports_registry_measures_with_their_nulls():
     assert unrelated.loc["cka", "value"] > 0.05 and unrelated.loc["cka", "p_value"] > 0.05
     with pytest.raises(ValueError, match=r"\['jaccard'\] have none here"):
         compare(a, b, metrics=["jaccard", "cka"], n_permutations=10, device="cpu")
+
+
+def test_compare_layers_gives_a_null_per_layer_pair():
+    from workbench import LayerStack
+    from workbench.geometry.compare import compare_layers
+
+    x, y = _related(120, 6, 6, 1.0, 14)
+    noise = np.random.default_rng(15).normal(size=(120, 6))
+    stack = LayerStack({0: x, 1: y, 2: noise}, meta=pd.DataFrame({"id": range(120)}))
+    matrix = compare_layers(stack, metric="cka_debiased", n_permutations=99, progress=False, device="cpu")
+    p = matrix.attrs["p_value"]
+    assert p.shape == (3, 3) and matrix.attrs["null_q95"].shape == (3, 3)
+    assert p.loc[0, 1] == pytest.approx(0.01) and p.loc[1, 0] == pytest.approx(0.01)
+    assert p.loc[0, 2] > 0.05 and p.loc[2, 1] > 0.05  # the unrelated layer is not above its null
+    assert matrix.loc[0, 0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="'overlap' has none here"):
+        compare_layers(stack, metric="overlap", n_permutations=5, progress=False)

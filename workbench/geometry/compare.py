@@ -173,6 +173,8 @@ def compare_layers(
     distance: Metric = "cosine",
     device: str | torch.device = "auto",
     progress: bool = True,
+    n_permutations: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Layer × layer similarity matrix, within one model or between two.
 
@@ -191,11 +193,18 @@ def compare_layers(
         As in :func:`compare`.
     progress : bool, default True
         Show a progress bar over layer pairs.
+    n_permutations : int, default 0
+        For the measures of :data:`~workbench.geometry.similarity.MEASURES`:
+        a permutation null per layer pair (rows of the column layer shuffled),
+        whose ``p_value`` and ``null_q95`` matrices come in ``attrs``.
+    seed : int, default 0
 
     Returns
     -------
     pandas.DataFrame of shape (n_layers, n_layers_other)
-        Ready for ``plotly.express.imshow``.
+        Ready for ``plotly.express.imshow``. With ``n_permutations``,
+        ``attrs["p_value"]`` and ``attrs["null_q95"]`` are DataFrames of the
+        same shape.
 
     Examples
     --------
@@ -219,6 +228,11 @@ def compare_layers(
     layers_b = layers_a if other is stack else _rows(other, rows_b)
     # the other stack's layers get their own cache keys unless it is the same stack
     side_b = "a" if other is stack else "b"
+    index = pd.Index(stack.layers, name=stack.name)
+    columns = pd.Index(other.layers, name=other.name)
+    if check_int(n_permutations, "n_permutations", minimum=0):
+        return _layers_with_nulls(layers_a, layers_b, index, columns, metric=metric, k=k, distance=distance,
+                                  device=device, n_permutations=n_permutations, seed=seed, progress=progress)
     if metric == "cka" and (len(layers_a) + len(layers_b)) * len(rows_a) ** 2 * 8 <= _GRAM_BYTES:
         matrix = _cka_matrix(layers_a, layers_b)
     else:
@@ -233,10 +247,32 @@ def compare_layers(
             matrix[i, j] = _pair_value(metric, layers_a[i], layers_b[j], cache, ("a", i), (side_b, j))
         pair = next(((x, y) for x in layers_a for y in layers_b if x.dim != y.dim), (layers_a[0], layers_b[0]))
         _warn_if_incomparable(*pair, [metric])
-    frame = pd.DataFrame(
-        matrix, index=pd.Index(stack.layers, name=stack.name), columns=pd.Index(other.layers, name=other.name)
-    )
+    frame = pd.DataFrame(matrix, index=index, columns=columns)
     frame.attrs.update(metric=metric, n=len(rows_a))
+    return frame
+
+
+def _layers_with_nulls(layers_a: list, layers_b: list, index: pd.Index, columns: pd.Index, *, metric: str,
+                       progress: bool, **options) -> pd.DataFrame:
+    if metric not in MEASURES:
+        raise ValueError(f"n_permutations gives nulls for the measures {sorted(MEASURES)}; {metric!r} has none here")
+    k, distance = options.pop("k"), options.pop("distance")
+    pairs = [(i, j) for i in range(len(layers_a)) for j in range(len(layers_b))]
+    if progress and len(pairs) > 1:
+        from tqdm.auto import tqdm
+
+        pairs = tqdm(pairs, desc=f"{metric} between layers, with nulls", unit="pair")
+    shape = (len(layers_a), len(layers_b))
+    values, p_values, q95 = np.empty(shape), np.empty(shape), np.empty(shape)
+    for i, j in pairs:
+        result = similarity(layers_a[i].vectors, layers_b[j].vectors, metric, k=k, metric=distance, **options)
+        values[i, j], p_values[i, j], q95[i, j] = result.value, result.p_value, result.null_q95
+    frame = pd.DataFrame(values, index=index, columns=columns)
+    frame.attrs.update(
+        metric=metric, n=layers_a[0].n, n_permutations=options["n_permutations"],
+        p_value=pd.DataFrame(p_values, index=index, columns=columns),
+        null_q95=pd.DataFrame(q95, index=index, columns=columns),
+    )
     return frame
 
 
