@@ -28,14 +28,18 @@ import numbers
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Protocol, Union
 
 import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-if TYPE_CHECKING:  # for annotations only: space.py imports this module
-    from workbench.space import LatentSpace
+
+class HasVectors(Protocol):
+    """A space as this module sees it: anything with checked ``vectors`` (a LatentSpace)."""
+
+    vectors: torch.Tensor
+
 
 __all__ = [
     "Data",
@@ -53,7 +57,7 @@ __all__ = [
 ]
 
 #: what geometry accepts as a set of vectors: one meaning, everywhere
-Data = Union["LatentSpace", torch.Tensor, np.ndarray]
+Data = Union[HasVectors, torch.Tensor, np.ndarray]
 
 
 class NotFittedError(_SklearnNotFittedError, RuntimeError):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 import torch
@@ -54,13 +54,24 @@ from workbench.encoders.pooling import check_pooling
 from workbench.media import media_digest
 from workbench.space import LatentSpace, LayerStack
 
-if TYPE_CHECKING:
-    from workbench.encoders.base import Encoder
-
 __all__ = ["ENCODERS", "EncodingPlan", "attach_meta", "choose_column", "data_hash"]
 
+
+class EncoderLike(Protocol):
+    """What a plan needs of an encoder: its modality and ``encode``.
+
+    :class:`workbench.encoders.base.Encoder` is one; its subclasses register
+    themselves in :data:`ENCODERS` as they are defined, so this module imports
+    none of them (``base`` imports this module).
+    """
+
+    modality: ClassVar[str]
+
+    def encode(self, frame: pd.DataFrame, **settings: Any) -> LayerStack: ...
+
+
 #: modality (= its DataFrame column) -> encoder class; filled as the classes are defined
-ENCODERS: dict[str, type[Encoder]] = {}
+ENCODERS: dict[str, type[EncoderLike]] = {}
 
 
 def choose_column(
@@ -219,7 +230,7 @@ class EncodingPlan:
         *,
         column: str | None = None,
         modality: str | None = None,
-        encoder: type[Encoder] | None = None,
+        encoder: type[EncoderLike] | None = None,
         processor: Any = None,
         layers: Layers = "all",
         pooling: str | None = None,
@@ -281,7 +292,7 @@ class EncodingPlan:
         )
 
     @property
-    def encoder_class(self) -> type[Encoder]:
+    def encoder_class(self) -> type[EncoderLike]:
         """The encoder class of the plan's modality."""
         return ENCODERS[self.modality]
 
@@ -328,13 +339,13 @@ class EncodingPlan:
         """The cache key of this plan on data ``dataset`` (see :meth:`dataset_hash`)."""
         return cache_key(self.cache_parts(dataset, identity))
 
-    def encoder(self) -> Encoder:
+    def encoder(self) -> EncoderLike:
         """The modality's encoder with the model loaded (once per process or Ray actor)."""
         return self.encoder_class(
             self.ref, self.processor, device=self.device, dtype=self.dtype, **self.options
         )  # fmt: skip
 
-    def encode(self, encoder: Encoder, frame: pd.DataFrame, **settings: Any) -> LayerStack:
+    def encode(self, encoder: EncoderLike, frame: pd.DataFrame, **settings: Any) -> LayerStack:
         """``frame`` through ``encoder`` with this plan's column, layers, pooling and batch size.
 
         ``settings`` are further arguments of :meth:`Encoder.encode`

@@ -45,7 +45,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from workbench._checks import Data, check_fitted, check_matrix, layer_key
-from workbench.geometry.directions import recipes as direction_methods
+import workbench.geometry.directions.recipes as direction_methods
 from workbench.geometry.directions.direction_set import SIGN_CONVENTION, DirectionSet, build_direction_set, project
 from workbench.geometry.directions.probes import label_codes, resolve_labels
 from workbench.space import LatentSpace, LayerStack
