@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from workbench import LatentSpace
-from workbench.storage import atomic_directory, recover_directory
+from workbench._format import atomic_directory, recover_directory
 
 
 def _leftovers(folder):

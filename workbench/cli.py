@@ -138,7 +138,7 @@ def _load_space(path: Path):
 
 def _lid(args: argparse.Namespace) -> int:
     from workbench.geometry.intrinsic.profile import lid_profile
-    from workbench.storage import atomic_file
+    from workbench._format import atomic_file
 
     stack = _load_space(Path(args.space))
     profile = lid_profile(

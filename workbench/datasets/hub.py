@@ -23,11 +23,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench import taxonomy
+from workbench._format import atomic_file
 from workbench.datasets.recipes import Recipe, canonical, find_recipe, to_parrott
 from workbench.datasets.schema import check_frame
 from workbench.extras import require
-from workbench.storage import atomic_file
-from workbench import taxonomy
 
 __all__ = ["from_hf", "MULTI_LABEL_POLICIES"]
 

@@ -81,10 +81,10 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
+from workbench._format import atomic_directory
 from workbench.datasets._intensity import interpolate
 from workbench.datasets.schema import check_frame
 from workbench.extras import require
-from workbench.storage import atomic_directory
 
 __all__ = [
     "Prosody",

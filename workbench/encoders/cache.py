@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench._format import atomic_directory
 from workbench.encoders.reporting import warn
 from workbench.space import LayerStack
-from workbench.storage import atomic_directory
 
 __all__ = [
     "CACHE_VERSION", "CacheEntry", "CacheWarning", "DEFAULT_LIMIT", "EncodeCache", "cache_key", "cache_limit",

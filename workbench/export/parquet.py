@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.geometry.neighbors import knn
+from workbench._format import atomic_file
 from workbench.export.source import space_and_map, table_safe_meta
-from workbench.storage import atomic_file
+from workbench.geometry.neighbors import knn
 
 __all__ = ["to_parquet"]
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._format import atomic_directory
 from workbench.export.source import space_of, table_safe_meta
 from workbench.space import LatentSpace, LayerStack
-from workbench.storage import atomic_directory
 
 __all__ = ["to_projector", "PROJECTOR_MAX_POINTS"]
 

@@ -15,11 +15,22 @@ from typing import Any
 
 import nbformat
 
+from workbench._format import atomic_file
 from workbench.report.execution import ReportError, cell_errors, execute_notebook
 from workbench.report.local_images import attachment_data_url, image_data_url, refusal
-from workbench.report.untrusted import Neutralised, clean_html, is_trusted, neutralise_outputs, neutralise_widgets
-from workbench.report.widget_state import WIDGET_STATE, WIDGET_VIEW, _prepare, _reachable
-from workbench.storage import atomic_file
+from workbench.report.untrusted import (
+    Neutralised,
+    clean_html,
+    is_trusted,
+    neutralise_outputs,
+    neutralise_widgets,
+)
+from workbench.report.widget_state import (
+    WIDGET_STATE,
+    WIDGET_VIEW,
+    _prepare,
+    _reachable,
+)
 
 #: First thing in a report's <head>: a file that starts with it was written by
 #: workbench and may be replaced by a new report; any other file may not.
