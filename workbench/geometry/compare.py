@@ -32,6 +32,7 @@ from workbench._checks import Data, check_int, warn
 from workbench._space_checks import match_rows
 from workbench.geometry.neighbors import Metric, knn, neighbor_graph
 from workbench.geometry.similarity import MEASURES, centred, linear_cka, similarity
+from workbench.geometry.similarity.mutual_knn import shared_entries
 from workbench.geometry.uncertainty import COLUMNS
 from workbench.space import LatentSpace, LayerStack
 
@@ -362,6 +363,9 @@ class _Neighbours:
 def _pair_value(metric: str, a: LatentSpace, b: LatentSpace, cache: _Neighbours, key_a, key_b) -> float:
     if metric == "cka":
         return linear_cka(a, b)
+    if metric == "mutual_knn":  # from the graphs the other neighbour measures share
+        own_a = cache.own(key_a, a, cache.k).sort(dim=1).values
+        return float((shared_entries(own_a.cpu(), cache.own(key_b, b, cache.k).cpu()) / cache.k).mean())
     if metric in MEASURES:
         return similarity(a.vectors, b.vectors, metric, k=cache.k, metric=cache.distance, device=cache.device).value
     if metric == "overlap":
@@ -380,10 +384,10 @@ def _pair_value(metric: str, a: LatentSpace, b: LatentSpace, cache: _Neighbours,
 
 def _row_jaccard(x: torch.Tensor, y: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
     """Per-row Jaccard of two index sets of shape (n, k) with distinct entries per row."""
-    inter = torch.empty(x.shape[0], dtype=torch.float64)
-    for start in range(0, x.shape[0], chunk):
-        xs, ys = x[start : start + chunk], y[start : start + chunk]
-        inter[start : start + chunk] = (xs[:, :, None] == ys[:, None, :]).any(2).sum(1).to(torch.float64)
+    inter = torch.cat([
+        shared_entries(x[start : start + chunk].sort(dim=1).values, y[start : start + chunk])
+        for start in range(0, x.shape[0], chunk)
+    ])
     return inter / (x.shape[1] + y.shape[1] - inter)
 
 

@@ -9,18 +9,38 @@ from workbench.device import resolve_device
 from workbench.geometry.neighbors import knn
 from workbench.geometry.similarity.matched import Metric, pair
 
-__all__ = ["mutual_knn"]
+__all__ = ["mutual_knn", "shared_entries"]
 
 
-def _overlap(sorted_a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-row fraction of ``b``'s entries found in the row-sorted ``sorted_a``; shapes (..., n, k)."""
+def shared_entries(sorted_a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per row, how many of ``b``'s entries the row-sorted ``sorted_a`` holds (rows of distinct indices).
+
+    Parameters
+    ----------
+    sorted_a : tensor of shape (..., n, k_a), each row sorted ascending
+    b : tensor of shape (..., n, k_b)
+
+    Returns
+    -------
+    tensor of shape (..., n), float64
+
+    Examples
+    --------
+    >>> shared_entries(torch.tensor([[1, 4, 7]]), torch.tensor([[7, 2, 1]])).tolist()
+    [2.0]
+    """
     k = sorted_a.shape[-1]
     if k <= 32:  # k^2 comparisons per row beat a binary search at small k
         found = (sorted_a.unsqueeze(-1) == b.unsqueeze(-2)).any(-2)
     else:
         position = torch.searchsorted(sorted_a, b.contiguous()).clamp_(max=k - 1)
         found = sorted_a.gather(-1, position) == b
-    return found.sum(-1).to(torch.float64) / k
+    return found.sum(-1).to(torch.float64)
+
+
+def _overlap(sorted_a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-row fraction of ``b``'s entries found in ``sorted_a``: the mutual-kNN agreement of each row."""
+    return shared_entries(sorted_a, b) / sorted_a.shape[-1]
 
 
 def _graphs(x: torch.Tensor, y: torch.Tensor, k: int, metric: Metric, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
