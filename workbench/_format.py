@@ -47,23 +47,26 @@ __all__ = [
     "FormatError",
     "atomic_directory",
     "atomic_file",
-    "recover_directory",
-    "describe_leftovers",
     "check_destination",
-    "saved_kind",
-    "save_folder",
-    "open_folder",
+    "check_layer_keys",
     "check_manifest",
-    "stack_layers",
+    "describe_leftovers",
+    "dtype_name",
+    "dtype_named",
     "field",
+    "json_safe",
+    "layer_keys_header",
+    "load_tensors",
+    "open_folder",
     "read_json",
     "read_meta",
-    "write_meta",
-    "load_tensors",
+    "recover_directory",
+    "save_folder",
     "save_tensors",
-    "json_safe",
-    "dtype_named",
-    "dtype_name",
+    "saved_kind",
+    "stack_layers",
+    "tensor_metadata",
+    "write_meta",
 ]
 
 #: Version of the on-disk format; a reader refuses a larger one.
@@ -168,10 +171,23 @@ def check_manifest(info: Any, where: Path, kind: str) -> dict:
 # ----------------------------------------------------------------------------
 
 
-def save_tensors(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
+def save_tensors(tensors: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``tensors`` to a safetensors file; ``metadata`` (str to str) goes into its header."""
     from safetensors.torch import save_file
 
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata={"format": "workbench"})
+    header = {"format": "workbench", **(metadata or {})}
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=header)
+
+
+def tensor_metadata(path: Path) -> dict[str, str]:
+    """The string metadata in a safetensors header (empty when there is none)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            return dict(handle.metadata() or {})
+    except SafetensorError as exc:
+        raise FormatError(f"{path} is truncated or not a safetensors file ({exc})") from None
 
 
 def load_tensors(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -405,6 +421,7 @@ def save_folder(
     tensors: Mapping[str, torch.Tensor],
     meta: pd.DataFrame,
     overwrite: bool,
+    tensor_header: Mapping[str, str] | None = None,
 ) -> Path:
     """Write tensors, meta and (last, as completeness marker) the manifest into ``path``, atomically."""
     path = Path(path)
@@ -412,7 +429,7 @@ def save_folder(
     check_destination(path, kind, overwrite)
     info = {"format": f"workbench.{kind}", "format_version": FORMAT_VERSION, **info}
     with atomic_directory(path) as tmp:
-        save_tensors(tensors, tmp / VECTORS_FILE)
+        save_tensors(tensors, tmp / VECTORS_FILE, tensor_header)
         write_meta(meta, tmp / META_FILE)
         # a flipped byte in the vectors would still load as (wrong) finite numbers: record checksums
         info["files"] = {name: _digest(tmp / name) for name in (VECTORS_FILE, META_FILE)}
@@ -467,6 +484,36 @@ def field(info: Mapping, name: str, check: Callable[[Any], bool], expected: str,
     if not check(value):
         raise FormatError(f"{where}: field {name!r} must be {expected}; got {value!r}")
     return value
+
+
+#: Safetensors header entry of a saved stack: its layer keys as JSON, a second record the manifest is checked against
+LAYER_KEYS = "layer_keys"
+
+
+def layer_keys_header(keys: list) -> dict[str, str]:
+    """The safetensors header entry that records a stack's layer keys in order."""
+    return {LAYER_KEYS: json.dumps(keys)}
+
+
+def check_layer_keys(layers: list[dict], tensors: Mapping[str, torch.Tensor], vectors: Path, manifest: Path) -> None:
+    """Refuse a stack whose manifest lists other layers than its vectors file holds.
+
+    Saves before the header entry existed are checked on the count alone.
+    """
+    if len(tensors) != len(layers):
+        raise FormatError(f"{manifest} lists {len(layers)} layer(s) but {vectors} holds {len(tensors)}; "
+                          "one of them is damaged")  # fmt: skip
+    recorded = tensor_metadata(vectors).get(LAYER_KEYS)
+    if recorded is None:
+        return
+    try:
+        recorded_keys = json.loads(recorded)
+    except ValueError:
+        raise FormatError(f"{vectors}: its header's layer keys are not JSON; the file is damaged") from None
+    keys = [layer["key"] for layer in layers]
+    if recorded_keys != keys:
+        raise FormatError(f"{manifest} names the layers {keys} but {vectors} was saved with {recorded_keys}; "
+                          "one of the two files was damaged or replaced")  # fmt: skip
 
 
 def stack_layers(info: dict, where: Path) -> list[dict]:

@@ -28,8 +28,10 @@ from workbench._format import (
     META_FILE,
     VECTORS_FILE,
     FormatError,
+    check_layer_keys,
     dtype_name,
     json_safe,
+    layer_keys_header,
     load_tensors,
     open_folder,
     read_meta,
@@ -37,7 +39,7 @@ from workbench._format import (
     stack_layers,
 )
 
-__all__ = ["LatentSpace", "LayerStack", "FORMAT_VERSION", "check_meta", "meta_labels"]
+__all__ = ["FORMAT_VERSION", "LatentSpace", "LayerStack", "check_meta", "meta_labels"]
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence]
 LayerKey = Union[int, str]
@@ -532,7 +534,7 @@ class LayerStack:
         }
         tensors = {f"layer.{i}": space.vectors for i, space in enumerate(self)}
         return save_folder(path, kind="LayerStack", manifest="stack.json", info=info, tensors=tensors,
-                           meta=self.meta, overwrite=overwrite)  # fmt: skip
+                           meta=self.meta, overwrite=overwrite, tensor_header=layer_keys_header(self.layers))  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "cpu") -> LayerStack:
@@ -541,6 +543,7 @@ class LayerStack:
         info = open_folder(path, "LayerStack", "stack.json")
         layers = stack_layers(info, path / "stack.json")
         tensors = load_tensors(path / VECTORS_FILE, device)
+        check_layer_keys(layers, tensors, path / VECTORS_FILE, path / "stack.json")
         meta = read_meta(path / META_FILE)
         spaces = {}
         try:

@@ -10,13 +10,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.encoders.batching import LayerBuffers, plan_batches, prefetch, ranges_index
-from workbench.media import MediaError, media_digest, read_audio, read_image
+from tests.conftest import examples
+from workbench.encoders.batching import (
+    LayerBuffers,
+    plan_batches,
+    prefetch,
+    ranges_index,
+)
 from workbench.encoders.pooling import pool, select_steps
+from workbench.media import MediaError, media_digest, read_audio, read_image
 
 
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=60), st.integers(1, 9), st.booleans())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_batches_are_a_permutation_sorted_longest_first(lengths, batch_size, sort):
     batches = plan_batches(lengths, batch_size, sort=sort)
     order = np.concatenate(batches)

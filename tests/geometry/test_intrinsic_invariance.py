@@ -5,11 +5,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from workbench.geometry.intrinsic import LocalIntrinsicDimension
 from workbench.geometry.intrinsic.mle import MLE
 from workbench.geometry.intrinsic.twonn import TwoNN
 
-_settings = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_settings = settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _cloud(seed: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tests.conftest import examples
 from workbench import LatentSpace, LayerStack
 
 WORKBENCH_ERRORS = (ValueError, TypeError, OSError)
@@ -69,7 +70,7 @@ def _assert_workbench_error(error: BaseException, names: tuple[str, ...]) -> Non
     assert any(name in str(error) for name in names), f"the message names none of {names}: {error}"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(vectors=_arrays, meta=_frames())
 def test_latent_space_constructor(vectors, meta):
     try:
@@ -80,7 +81,7 @@ def test_latent_space_constructor(vectors, meta):
     _check_space(space, vectors, meta)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(
     layers=st.lists(st.tuples(st.one_of(st.integers(-2, 2), st.text(max_size=1), st.booleans(), st.floats()), _arrays),
                     min_size=0, max_size=3),  # fmt: skip
@@ -154,7 +155,7 @@ def _apply(folder: Path, manifest: str, file: str, how: str, where: int, value) 
         (folder / manifest).write_text(json.dumps(info))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damage=_damage())
 def test_loaders_on_damaged_files(damage):
     file, how, where, value, kind = damage

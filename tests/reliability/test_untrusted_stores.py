@@ -98,3 +98,32 @@ def test_shard_meta_without_ids_is_refused(store):
     pd.DataFrame({"text": ["a", "b", "c"]}).to_parquet(meta)
     with pytest.raises(ValueError, match=r"meta\.parquet has no 'id' column"):
         open_stack(store).meta
+
+
+def _stack_with_edited_manifest(tmp_path, change):
+    from workbench import LayerStack
+
+    space = LatentSpace(np.arange(6.0).reshape(3, 2), pd.DataFrame({"id": list("abc")}))
+    folder = LayerStack({0: space, "mlp": space.with_vectors(-space.vectors)}).save(tmp_path / "stack")
+    info = json.loads((folder / "stack.json").read_text())
+    change(info)
+    info.pop("files")  # as a save from before checksums: the key check alone must catch it
+    (folder / "stack.json").write_text(json.dumps(info))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda m: m["layers"][1].update(key=1), "names the layers [0, 1] but"),
+        (lambda m: m["layers"].reverse(), "names the layers ['mlp', 0] but"),
+        (lambda m: m["layers"].pop(), "lists 1 layer(s) but"),
+    ],
+)
+def test_a_stack_manifest_cannot_rename_or_drop_the_layers_its_vectors_hold(tmp_path, change, words):
+    from workbench import LayerStack
+
+    folder = _stack_with_edited_manifest(tmp_path, change)
+    with pytest.raises(ValueError, match=r"stack\.json") as error:
+        LayerStack.load(folder)
+    assert words in str(error.value) and "vectors.safetensors" in str(error.value)
