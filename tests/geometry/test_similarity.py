@@ -240,3 +240,22 @@ def test_compare_layers_gives_a_null_per_layer_pair():
     assert matrix.loc[0, 0] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="'overlap' has none here"):
         compare_layers(stack, metric="overlap", n_permutations=5, progress=False)
+
+
+def test_compare_layers_mutual_knn_null_matches_the_pairwise_null():
+    # compare_layers searches each layer's graph once; every pair must still get what similarity() gives it
+    from workbench import LayerStack
+    from workbench.geometry.compare import compare_layers
+
+    x, y = _related(150, 6, 8, 0.5, 21)
+    noise = np.random.default_rng(22).normal(size=(150, 5))
+    layers = {0: x, 1: y, 2: noise}
+    stack = LayerStack(layers, meta=pd.DataFrame({"id": range(150)}))
+    matrix = compare_layers(stack, metric="mutual_knn", k=7, n_permutations=49, seed=3, progress=False, device="cpu")
+    for i in layers:
+        for j in layers:
+            expected = similarity(layers[i], layers[j], "mutual_knn", k=7, n_permutations=49, seed=3, device="cpu")
+            assert matrix.loc[i, j] == pytest.approx(expected.value)
+            assert matrix.attrs["p_value"].loc[i, j] == pytest.approx(expected.p_value)
+            assert matrix.attrs["null_q95"].loc[i, j] == pytest.approx(expected.null_q95)
+    assert matrix.attrs["p_value"].loc[0, 1] == pytest.approx(0.02) and matrix.attrs["p_value"].loc[0, 2] > 0.05

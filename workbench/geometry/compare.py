@@ -30,9 +30,11 @@ import torch
 
 from workbench._checks import Data, check_int, warn
 from workbench._space_checks import match_rows
+from workbench.device import resolve_device
 from workbench.geometry.neighbors import Metric, knn, neighbor_graph
 from workbench.geometry.similarity import MEASURES, centred, linear_cka, similarity
 from workbench.geometry.similarity.mutual_knn import shared_entries
+from workbench.geometry.similarity.registry import mutual_knn_estimate
 from workbench.geometry.uncertainty import COLUMNS
 from workbench.space import LatentSpace, LayerStack
 
@@ -265,8 +267,13 @@ def _layers_with_nulls(layers_a: list, layers_b: list, index: pd.Index, columns:
         pairs = tqdm(pairs, desc=f"{metric} between layers, with nulls", unit="pair")
     shape = (len(layers_a), len(layers_b))
     values, p_values, q95 = np.empty(shape), np.empty(shape), np.empty(shape)
+    graphs = _layer_graphs(layers_a, layers_b, k, distance, options["device"]) if metric == "mutual_knn" else None
     for i, j in pairs:
-        result = similarity(layers_a[i].vectors, layers_b[j].vectors, metric, k=k, metric=distance, **options)
+        if graphs is not None:  # one search per layer, not one per pair: a shuffle only relabels a graph
+            result = mutual_knn_estimate(graphs[0][i], graphs[1][j], n_permutations=options["n_permutations"],
+                                         seed=options["seed"])  # fmt: skip
+        else:
+            result = similarity(layers_a[i].vectors, layers_b[j].vectors, metric, k=k, metric=distance, **options)
         values[i, j], p_values[i, j], q95[i, j] = result.value, result.p_value, result.null_q95
     frame = pd.DataFrame(values, index=index, columns=columns)
     frame.attrs.update(
@@ -284,6 +291,15 @@ def _layers_with_nulls(layers_a: list, layers_b: list, index: pd.Index, columns:
 #: CKA between many layers goes through per-layer Gram matrices (n × n,
 #: float64) when they all fit in this many bytes, and pair by pair otherwise
 _GRAM_BYTES = 2**30
+
+
+def _layer_graphs(layers_a: list[LatentSpace], layers_b: list[LatentSpace], k: int, distance: Metric,
+                  device: str | torch.device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Each layer's k-NN indices: sorted by index for the rows' side, as found for the columns' side."""
+    where = resolve_device(device)
+    indices_a = [knn(space.vectors, k, metric=distance, device=where).indices for space in layers_a]
+    indices_b = indices_a if layers_b is layers_a else [knn(s.vectors, k, metric=distance, device=where).indices for s in layers_b]
+    return [indices.sort(dim=1).values for indices in indices_a], indices_b
 
 
 def _rows(stack: LayerStack, positions: np.ndarray) -> list[LatentSpace]:

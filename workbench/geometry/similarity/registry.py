@@ -115,13 +115,8 @@ def similarity(
     null = boot = None
     if measure == "mutual_knn":
         sorted_a, b_idx = _graphs(a, b, k, metric, where)
-        rows = _overlap(sorted_a, b_idx)
-        value = float(rows.mean())
-        if n_permutations:
-            perms = permutations(n, n_permutations, seed=seed, device=where)
-            null = _mutual_knn_null(sorted_a, b_idx, perms, chunk=max(1, (1 << 26) // (n * k * k)))
-        if n_bootstrap:
-            boot = [float(rows[i].mean()) for i in bootstrap_indices(n, n_bootstrap, seed=seed + 1, device=where)]
+        return mutual_knn_estimate(sorted_a, b_idx, n_permutations=n_permutations, n_bootstrap=n_bootstrap,
+                                   level=level, seed=seed)  # fmt: skip
     else:
         value = spec.function(a, b, **options)
         if n_permutations:
@@ -133,6 +128,33 @@ def similarity(
         if n_bootstrap:
             boot = [_or_nan(spec.function, a[i], b[i], options) for i in bootstrap_indices(n, n_bootstrap, seed=seed + 1, device=where)]
     return estimate(value, null=null, bootstrap=boot, level=level, alternative="greater" if spec.higher_is_closer else "less")
+
+
+def mutual_knn_estimate(
+    sorted_a: torch.Tensor,
+    b_idx: torch.Tensor,
+    *,
+    n_permutations: int = 0,
+    n_bootstrap: int = 0,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """Mutual-kNN alignment, null and interval from two neighbour graphs already searched.
+
+    ``sorted_a`` holds each row's ``k`` neighbours in x sorted by index,
+    ``b_idx`` its neighbours in y, both of shape (n_samples, k) and on one
+    device. Shuffling y's rows only relabels its graph, so many comparisons
+    (every pair of layers) can share the searches.
+    """
+    n, k = b_idx.shape
+    rows = _overlap(sorted_a, b_idx)
+    null = boot = None
+    if n_permutations:
+        perms = permutations(n, n_permutations, seed=seed, device=b_idx.device)
+        null = _mutual_knn_null(sorted_a, b_idx, perms, chunk=max(1, (1 << 26) // (n * k * k)))
+    if n_bootstrap:
+        boot = [float(rows[i].mean()) for i in bootstrap_indices(n, n_bootstrap, seed=seed + 1, device=b_idx.device)]
+    return estimate(float(rows.mean()), null=null, bootstrap=boot, level=level, alternative="greater")
 
 
 def _options(measure: str, *, k: int, metric: Metric, seed: int) -> dict:
