@@ -66,6 +66,31 @@ def workbench_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def render_report(workbench_env: dict):
+    """``render_report(notebook, out)``: ``workbench report NOTEBOOK -o OUT``, run as a user runs it.
+
+    ``notebook`` is a path, or the source of a one-cell notebook written next to ``out``.
+    """
+    import subprocess
+    import sys
+
+    import nbformat
+
+    def render(notebook: Path | str, out: Path) -> Path:
+        if not isinstance(notebook, Path):
+            source, notebook = notebook, out.with_suffix(".ipynb")
+            nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), notebook)
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", "report", str(notebook), "-o", str(out), "--quiet"],
+            capture_output=True, text=True, timeout=900, env={**os.environ, **workbench_env},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return out
+
+    return render
+
+
+@pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path, workbench_env: dict) -> Iterator[LabServer]:
     """JupyterLab on 127.0.0.1, a free port and a token, in a temporary folder; always stopped afterwards."""
     chromium_executable()  # skipped or failed before anything starts when there is no browser to use it

@@ -12,12 +12,8 @@ computed yet is offered greyed, saying it needs a running kernel.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
-import nbformat
 import pytest
 
 from tests.browser.chromium import open_offline
@@ -65,18 +61,8 @@ _PIXELS = """canvas => {
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, workbench_env):
-    folder = tmp_path_factory.mktemp("browser-map")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SOURCE)])
-    source = folder / "browser_map.ipynb"
-    nbformat.write(notebook, source)
-    out = folder / "browser_map.html"
-    done = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "report", str(source), "-o", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, **workbench_env},
-    )
-    assert done.returncode == 0, done.stderr
-    return out
+def report(tmp_path_factory, render_report):
+    return render_report(SOURCE, tmp_path_factory.mktemp("browser-map") / "browser_map.html")
 
 
 def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):

@@ -11,10 +11,8 @@ is the whole page as the browser drew it.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,15 +23,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, browser, quickstart_source, workbench_env):
+def report(tmp_path_factory, browser, quickstart_source, render_report):
     """``workbench report notebooks/01_quickstart.ipynb -o ...``, run as a user runs it."""
-    out = tmp_path_factory.mktemp("report") / "quickstart.html"
-    done = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "report", str(quickstart_source), "-o", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=900, env={**os.environ, **workbench_env},
-    )
-    assert done.returncode == 0, done.stderr
-    return out
+    return render_report(Path(quickstart_source), tmp_path_factory.mktemp("report") / "quickstart.html")
 
 
 def test_the_report_renders_offline(report, browser, artifacts):

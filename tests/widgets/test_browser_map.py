@@ -62,9 +62,39 @@ def test_python_drives_the_browser_map(stack):
 
 
 def test_the_browser_map_refuses_what_it_cannot_draw(stack):
-    with pytest.raises(ValueError, match="one 2-D map"):
-        Explorer.grid(stack, renderer="browser")
-    with pytest.raises(ValueError, match="one 2-D map"):
+    with pytest.raises(ValueError, match="draws 2-D maps"):
         Explorer(stack, dims=3, renderer="browser")
     with pytest.raises(ValueError, match="renderer must be"):
         Explorer(stack, renderer="webgl")
+
+
+def test_a_browser_grid_is_one_map_per_layer_sharing_controls_and_rows(stack):
+    grid = Explorer.grid(stack, layers=[0, 2], color="emotion", renderer="browser")
+    first, second = grid.figure.children
+    assert (first.layers, second.layers) == (["0"], ["2"])  # each pane holds its own layer
+    assert first.control_group == second.control_group != "" and first.link_group == second.link_group
+    for view, key in zip((first, second), (0, 2)):
+        np.testing.assert_array_equal(np.frombuffer(view.coords["pca/0"], np.float32).reshape(-1, 2), grid._map(key))
+    assert not np.array_equal(first.coords["pca/0"], second.coords["pca/0"])
+    grid.select(["s2", "s8"])  # Python drives every pane
+    assert [np.frombuffer(v.selected, np.int32).tolist() for v in (first, second)] == [[2, 8], [2, 8]]
+    second.set_state({"selected": memoryview(np.array([5], np.int32).tobytes())})  # a lasso in the second pane
+    assert grid.selected_ids.tolist() == ["s5"] and np.frombuffer(first.selected, np.int32).tolist() == [5]
+    grid.color = "preservation"  # changes with the layer: each pane gets its own layer's values
+    assert sorted(first.colors["preservation"]["values"]) == ["0"] == sorted(second.colors["preservation"]["values"])
+    assert not np.array_equal(first.colors["preservation"]["values"]["0"], second.colors["preservation"]["values"]["0"])
+
+
+def test_linked_browser_explorers_share_a_link_group_until_unlinked(stack):
+    from workbench.widgets import link
+
+    grid = Explorer.grid(stack, layers=[0, 1], renderer="browser")
+    single, plotly = Explorer(stack, renderer="browser"), Explorer(stack)
+    shared = link(grid, single, plotly)
+    groups = {view.link_group for view in (*grid.figure.children, single.figure)}
+    assert len(groups) == 1 and groups != {grid._figure.own_group}
+    single.figure.set_state({"selected": memoryview(np.array([1, 4], np.int32).tobytes())})
+    assert grid.selected_ids.tolist() == ["s1", "s4"] == plotly.selected_ids.tolist()  # Python still shares too
+    shared.unlink()
+    assert single.figure.link_group == single._figure.own_group != grid.figure.children[0].link_group
+    assert {view.link_group for view in grid.figure.children} == {grid._figure.own_group}

@@ -141,6 +141,10 @@ class BrowserMap(anywidget.AnyWidget):
     titles = traitlets.Dict().tag(sync=True)
     height = traitlets.Int(520).tag(sync=True)
     point_size = traitlets.Float(4.0).tag(sync=True)
+    #: Maps of one page with the same link group share selection and hovered row, by id, in the browser.
+    link_group = traitlets.Unicode("").tag(sync=True)
+    #: Maps with the same control group (a grid's panes) also share projection, colour and legend search.
+    control_group = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -163,6 +167,8 @@ class BrowserMap(anywidget.AnyWidget):
             point_size=point_size or (5.0 if len(ids) <= 10_000 else 3.0 if len(ids) <= 100_000 else 1.5),
         )
         self.on_points: Callable[[str, int, np.ndarray], None] | None = None
+        #: Which pane of a grid this map is (passed to ``on_points``).
+        self.pane = 0
         self._requests: list[Callable[[str, Any], None]] = []
         self._current: np.ndarray | None = None
         self.on_msg(self._answer)
@@ -238,10 +244,10 @@ class BrowserMap(anywidget.AnyWidget):
         if name == "selected":
             positions = np.frombuffer(bytes(new or b""), dtype=np.int32).astype(np.int64)
             if self.on_points is not None:
-                self.on_points("select" if positions.size else "deselect", 0, positions)
+                self.on_points("select" if positions.size else "deselect", self.pane, positions)
         elif name == "hovered":
             if new >= 0 and self.on_points is not None:
-                self.on_points("hover", 0, np.asarray([new]))
+                self.on_points("hover", self.pane, np.asarray([new]))
         else:
             for callback in list(self._requests):
                 callback(name, new)

@@ -44,6 +44,7 @@ from workbench._checks import layer_key
 from workbench.geometry.views import METHODS, View
 from workbench.space import LatentSpace, LayerStack
 from workbench.widgets.browser_map import BrowserMap, media_buffers
+from workbench.widgets.browser_panes import BrowserPanes
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.explorer_colors import ColorSpec, ExplorerColors
 from workbench.widgets.explorer_input import (
@@ -124,12 +125,15 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
     autoplay : bool
         Play a row's audio as soon as it is shown in the panel.
     renderer : {"plotly", "browser"}
-        ``"browser"``: one 2-D map whose front end holds every PCA layer and
+        ``"browser"``: 2-D maps whose front end holds every PCA layer and
         every fixed colour option as binary buffers and switches among them
         itself, so the map, its controls, legend search, hover panel and
         lasso also work in a report or handout with no kernel
-        (:mod:`workbench.widgets.browser_map`). ``"plotly"``: a plotly
-        FigureWidget (grids, 3-D), whose controls need a running kernel.
+        (:mod:`workbench.widgets.browser_map`). A grid's panes share
+        projection, colour, search, selection and hover in the browser, and
+        so do linked Explorers' maps (:func:`~workbench.widgets.link`).
+        ``"plotly"``: a plotly FigureWidget (also 3-D), whose controls need a
+        running kernel.
 
     Examples
     --------
@@ -197,8 +201,8 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
             raise ValueError(f"dims must be 2 or 3; got {dims!r}")
         if renderer not in ("plotly", "browser"):
             raise ValueError(f"renderer must be 'plotly' or 'browser'; got {renderer!r}")
-        if renderer == "browser" and (panes is not None or dims != 2):
-            raise ValueError("renderer='browser' draws one 2-D map: use renderer='plotly' for grids and 3-D")
+        if renderer == "browser" and dims != 2:
+            raise ValueError("renderer='browser' draws 2-D maps: use renderer='plotly' for 3-D")
         if panes is not None:
             panes = [layer_key(key, keys) for key in panes]
             if not panes:
@@ -233,7 +237,7 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         self._shown = self._pane_encodings()
         self._browser = renderer == "browser"
         if self._browser:
-            self._figure = self._browser_map(keys, height, point_size)
+            self._figure = self._browser_map(keys, cols, height, point_size)
         else:
             self._figure = self._plotly_map(cols, height, point_size)
         self._build_controls(keys, self._shown[0])
@@ -264,39 +268,46 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
             point_size=point_size,
         )
 
-    def _browser_map(self, keys: list, height: int | None, point_size: float | None) -> BrowserMap:
-        """The map whose browser side holds every PCA layer and every fixed colour, so it works without a kernel.
+    def _browser_map(self, keys: list, cols: int, height: int | None, point_size: float | None) -> BrowserPanes:
+        """The map (or a grid's maps) whose browser side holds every PCA layer and fixed colour, so it works without a kernel.
 
         Other projections (UMAP, t-SNE) are computed when asked for, and colours
         that change with the layer or the map (a callable, preservation, LID)
         when shown: until then the browser greys them without a kernel.
         """
         hover = self.meta[self._hover_column if self._hover_column else "id"]
-        view = BrowserMap(
-            [str(key) for key in keys],
-            [(m, METHOD_LABELS[m]) for m in METHODS],
-            ids=self.meta["id"].tolist(),
-            texts=hover.tolist(),
-            height=height,
-            point_size=point_size,
-        )
-        view.on_points = self._on_points
-        view.color_names = self.options.names
-        view.media = media_buffers(self.meta)
-        view.on_request(self._browser_asks)
-        with view.hold_sync():
+        methods = [(m, METHOD_LABELS[m]) for m in METHODS]
+        ids, texts = self.meta["id"].tolist(), hover.tolist()
+        shown = self._panes if self._grid else keys  # a grid pane holds its own layer, a single map all of them
+        maps = [
+            BrowserMap([str(key) for key in ([pane] if self._grid else keys)], methods, ids=ids, texts=texts,
+                       height=height or (360 if self._grid else None), point_size=point_size)
+            for pane in (self._panes if self._grid else [None])
+        ]  # fmt: skip
+        panes = BrowserPanes(maps, cols)
+        media = media_buffers(self.meta)
+        for view in maps:
+            view.on_points = self._on_points
+            view.color_names = self.options.names
+            view.media = media
+            view.on_request(self._browser_asks)
+        with panes.batch_update():
             if self.method == "pca":  # cheap: every layer, so the slider works offline
-                for index, key in enumerate(keys):
-                    view.add_map("pca", index, self._map(key))
-                    view.add_title("pca", index, self._view(key).describe())
+                for key in shown:
+                    pane = self._panes.index(key) if self._grid else 0
+                    panes.add_map(pane, "pca", keys.index(key), self._map(key))
+                    panes.add_title(pane, "pca", keys.index(key), self._view(key).describe())
             for name in self.options.names:
                 if not self.options[name].depends and name != self.color:
-                    view.add_colors(name, None, encode_colors(self.options.values(name, self.space, self.layer, None), name, kind=self.options[name].kind))
-            index = keys.index(self._panes[0])
-            view.show_map(self.method, index, self._map(self._panes[0]))
-            view.show_colors(self.color, index if self.options[self.color].depends else None, self._shown[0])
-            view.set_titles([self._view(self._panes[0]).describe()])
-        return view
+                    values = self.options.values(name, self.space, self.layer, None)
+                    panes.add_colors(name, encode_colors(values, name, kind=self.options[name].kind))
+            depends = self.options[self.color].depends
+            for pane, key in enumerate(self._panes):
+                index = keys.index(key)
+                panes.show_map(pane, self.method, index, self._map(key))
+                panes.show_colors(pane, self.color, index if depends else None, self._shown[pane])
+            panes.set_titles([self._view(key).describe() for key in self._panes])
+        return panes
 
     def _browser_asks(self, name: str, value: Any) -> None:
         """The browser changed a control: do in Python what it could not (a new projection or colour)."""
@@ -364,7 +375,7 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
 
     @property
     def figure(self):
-        """The plotly FigureWidget."""
+        """The map widget: a plotly FigureWidget, a BrowserMap, or a grid of BrowserMaps (``renderer="browser"``)."""
         return self._figure.widget
 
     @property
@@ -423,9 +434,10 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
 
     def _redraw_maps(self) -> None:
         if self._browser:
-            key = self._panes[0]
-            self._figure.show_map(self.method, self.layers.index(key), self._map(key))
-            self._figure.set_titles([self._view(key).describe()])
+            with self._figure.batch_update():
+                for pane, key in enumerate(self._panes):
+                    self._figure.show_map(pane, self.method, self.layers.index(key), self._map(key))
+                self._figure.set_titles([self._view(key).describe() for key in self._panes])
             return
         for pane, key in enumerate(self._panes):
             self._figure.set_coords(pane, self._map(key), self._selection, None)

@@ -110,7 +110,9 @@ class ExplorerColors:
         self._highlight = encodings[0].matching(self.legend_search.value)
         if self._browser:
             depends = self.options[self.color].depends
-            self._figure.show_colors(self.color, self.layers.index(self._panes[0]) if depends else None, encodings[0])
+            with self._figure.batch_update():
+                for pane, (key, encoding) in enumerate(zip(self._panes, encodings)):
+                    self._figure.show_colors(pane, self.color, self.layers.index(key) if depends else None, encoding)
         else:
             with self.figure.batch_update():
                 for pane, (shown, encoding) in enumerate(zip(self._shown, encodings)):

@@ -4,12 +4,15 @@
 ``id``, in all the others, and a hovered row show up (ringed, and in the side
 panel) in all of them: layers of one model, several models, or several
 modalities of the same samples. Rows an explorer does not have are ignored.
-Everything happens in Python, so it works across any number of figures and
-also with explorers built on different subsets.
+Python shares them, so it works across any number of figures and also with
+explorers built on different subsets. Explorers drawn by the browser
+(``renderer="browser"``) are also put in one link group in the page, so the
+link holds in a report or handout where no kernel runs.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 __all__ = ["link", "Link"]
@@ -36,6 +39,11 @@ class Link:
                 raise TypeError(f"link takes Explorers; got {type(explorer).__name__}")
         self.explorers = list(explorers)
         self._handlers: list[tuple[Any, str, Any]] = []
+        # the browser shares selection and hover together; a link of only one of them stays in Python
+        self._in_browser = [e._figure for e in self.explorers if getattr(e, "_browser", False)] if selection and hover else []
+        group = uuid.uuid4().hex
+        for panes in self._in_browser:
+            panes.join(group)
         for explorer in self.explorers:
             if selection:
                 self._listen(explorer, "select", self._share_selection)
@@ -71,6 +79,9 @@ class Link:
             if handler in listeners:
                 listeners.remove(handler)
         self._handlers.clear()
+        for panes in self._in_browser:
+            panes.join(None)
+        self._in_browser = []
 
     def __repr__(self) -> str:
         state = "active" if self.active else "unlinked"

@@ -9,6 +9,11 @@
 // colour not computed yet) is asked of the kernel; when none answers the ping
 // sent on render, those choices are greyed with "needs a running kernel".
 // Drawn on a 2-D canvas: no library, a few kB, the same file for every map.
+//
+// Maps talk to each other in the page, kernel or not: maps with the same
+// `link_group` share the selection and the hovered row, by id (linked
+// explorers, rows they lack are ignored); maps with the same `control_group`
+// (the panes of one grid) also share projection, colour and legend search.
 
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
 const DIMMED = "#e0e0e0";
@@ -56,6 +61,10 @@ function inside(polygon, x, y) {
   return hit;
 }
 
+// one bus for every map of the page (each widget may load this file as its own module)
+const BUS = (globalThis.__workbenchMapBus = globalThis.__workbenchMapBus || new EventTarget());
+const SHARED_CONTROLS = ["method", "color", "search"];
+
 function render({ model, el }) {
   const state = { kernel: false, zoom: 1, panX: 0, panY: 0, how: "hovered", lasso: null, screen: null, grid: null };
   const root = element("div", "wb-map", el);
@@ -83,6 +92,36 @@ function render({ model, el }) {
   const ids = () => (state.ids = state.ids || strings(model.get("ids")));
   const texts = () => (state.texts = state.texts || strings(model.get("texts")));
   const key = () => model.get("method") + "/" + model.get("layer");
+  const me = {};  // this view, so it does not hear its own messages
+
+  function tell(kind, detail) {
+    const group = model.get(kind === "control" ? "control_group" : "link_group");
+    if (group) BUS.dispatchEvent(new CustomEvent("wb-map", { detail: { ...detail, kind, group, from: me } }));
+  }
+
+  function rowsOf(list) {
+    if (!state.index) state.index = new Map(ids().map((id, row) => [id, row]));
+    return list.map((id) => state.index.get(id)).filter((row) => row !== undefined);
+  }
+
+  function hear(event) {
+    const message = event.detail;
+    if (message.from === me) return;
+    if (message.kind === "control") {
+      if (message.group !== model.get("control_group") || model.get(message.name) === message.value) return;
+      model.set(message.name, message.value);
+    } else if (message.group !== model.get("link_group")) {
+      return;
+    } else if (message.kind === "select") {
+      model.set("selected", new DataView(new Int32Array(rowsOf(message.ids)).buffer));
+    } else if (message.kind === "hover") {
+      const rows = rowsOf([message.id]);
+      state.how = "linked";
+      model.set("hovered", rows.length ? rows[0] : -1);
+    }
+    model.save_changes();
+  }
+  BUS.addEventListener("wb-map", hear);
 
   function coords() {
     const found = model.get("coords")[key()];
@@ -144,6 +183,7 @@ function render({ model, el }) {
   function ask(name, value) {
     model.set(name, value);
     model.save_changes();
+    if (SHARED_CONTROLS.includes(name)) tell("control", { name, value });
   }
 
   slider.addEventListener("input", () => ask("layer", Number(slider.value)));
@@ -243,7 +283,11 @@ function render({ model, el }) {
   }
 
   function draw() {
-    const width = Math.max(200, body.clientWidth - side.offsetWidth - 8 || 600), height = model.get("height");
+    // a grid's pane puts its legend and panel under the map, so the panes share the page's width
+    const pane = Boolean(model.get("control_group"));
+    root.classList.toggle("wb-map-pane", pane);
+    const width = Math.max(200, (pane ? body.clientWidth - 2 : body.clientWidth - side.offsetWidth - 8) || 600);  // 2: the border
+    const height = model.get("height");
     const ratio = window.devicePixelRatio || 1;
     canvas.width = width * ratio;
     canvas.height = height * ratio;
@@ -336,6 +380,7 @@ function render({ model, el }) {
     const buffer = new Int32Array(rows);
     model.set("selected", new DataView(buffer.buffer));
     model.save_changes();
+    tell("select", { ids: rows.map((row) => ids()[row]) });
   }
 
   function point(row, how) {
@@ -346,6 +391,7 @@ function render({ model, el }) {
       return;
     }
     ask("hovered", row);
+    tell("hover", { id: ids()[row] });
   }
 
   canvas.addEventListener("mousedown", (event) => {
@@ -392,7 +438,7 @@ function render({ model, el }) {
 
   // --- the model ----------------------------------------------------------
   const redraw = () => draw();
-  const names = ["layer", "method", "color", "search", "coords", "colors", "selected", "color_names", "titles"];
+  const names = ["layer", "method", "color", "search", "coords", "colors", "selected", "color_names", "titles", "control_group"];
   for (const name of names) model.on("change:" + name, redraw);
   model.on("change:hovered", () => {
     const row = model.get("hovered");
@@ -400,7 +446,7 @@ function render({ model, el }) {
     state.how = "linked";
     draw();
   });
-  model.on("change:ids change:texts", () => (state.ids = state.texts = null));
+  model.on("change:ids change:texts", () => (state.ids = state.texts = state.index = null));
   model.on("msg:custom", (message) => {
     if (message && message.type === "pong") {
       state.kernel = true;
@@ -419,6 +465,7 @@ function render({ model, el }) {
   draw();
   return () => {
     resize.disconnect();
+    BUS.removeEventListener("wb-map", hear);
     for (const name of names) model.off("change:" + name, redraw);
   };
 }
