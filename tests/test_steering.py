@@ -198,7 +198,7 @@ def test_block_outputs_match_hidden_states_for_both_padding_sides(lm, frame):
             hidden = model(**alone, output_hidden_states=True).hidden_states
         for layer in range(n_blocks):  # the last entry of hidden_states is after the final norm
             assert torch.allclose(stack[layer].vectors[row], hidden[layer][0, -1], atol=1e-4)
-    mean = block_outputs(model, tokenizer, list(frame["text"][:3]), layers=[1], position="mean", progress=False)
+    mean = block_outputs(model, tokenizer, list(frame["text"][:3]), layers=[1], pooling="mean", progress=False)
     assert mean[1].shape == (3, stack.dim)
 
 

@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--column", help="the column to encode when it is not called text, audio or image")
     encode.add_argument("--layers", type=_layers, default="all",
                         help="'all' (the default) or hidden-state indices, e.g. 0,3,-1 (0 = embeddings, -1 = last)")
-    encode.add_argument("--pooling", help="mean, cls, last or tokens (text); mean or frames (speech); default: mean")
+    encode.add_argument("--pooling", help="mean, cls, last or tokens (text); mean or frames (speech); default: last for a causal LM, else mean")
     encode.add_argument("--batch-size", type=_positive, help="rows per forward pass (default: the encoder's)")
     encode.add_argument("--device", default="auto", help="auto (the default: cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
     encode.add_argument("--no-cache", action="store_true", help="do not reuse or store an identical earlier encoding")

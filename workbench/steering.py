@@ -13,7 +13,10 @@ Two context managers, both built on :class:`workbench.encoders.hooks.Hooks`:
 
 Both work with ``model.generate``. With a KV cache every forward step after
 the prompt sees one new token, so ``positions="last"`` steers the last prompt
-token and every generated token, and ``positions="all"`` every token. Integer
+token and every generated token, and ``positions="all"`` every token.
+``"last"`` is each row's last *real* token, read from the ``attention_mask``
+the model is called with, so a right-padded batch is steered where a
+left-padded one is (and where ``pooling="last"`` reads). Integer
 and slice positions count from the first token of the (padded) prompt across
 cache steps (steering-vectors' token indices break under a KV cache; these do
 not). Hooks are removed when the ``with`` block ends, also when it raises.
@@ -25,11 +28,19 @@ GPT-2); layer 0 is the input of block 0. A paper's "decoder layers 11-20" are
 layers 12-21 here. :func:`block_outputs` reads hidden states at exactly these
 sites (the last one before the final norm), and :func:`extract_directions`
 fits directions on them, so the vectors are added where they were found.
+
+**One reading site.** Which tokens a text is read at is the ``pooling``
+(``"last"`` or ``"mean"``), the same name and the same default as
+:func:`workbench.encode`: :func:`~workbench.encoders.pooling.default_pooling`
+reads a causal LM at its last real token. So
+``extract_directions(model, tokenizer, frame, layers=ks)`` and
+``Directions().fit(workbench.encode(model, frame, layers=ks))`` fit the same
+vectors (up to the last layer, which ``hidden_states`` reports after the
+final norm), and every fitted layer keeps its ``provenance["pooling"]``.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,10 +52,8 @@ import torch
 from torch import nn
 
 from workbench.encoders.hooks import Hooks, block_for_layer, find_blocks
-from workbench.encoders.layers import Layers, resolve_layers
-from workbench.encoders.pooling import pool
+from workbench.encoders.residual import block_outputs
 from workbench.geometry.directions import Directions, DirectionSet
-from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["steer", "ablate", "Steering", "block_outputs", "extract_directions"]
 
@@ -54,13 +63,18 @@ DirectionsLike = Union[Directions, DirectionSet, Mapping, torch.Tensor, np.ndarr
 
 @dataclass(frozen=True)
 class Steering:
-    """What a :func:`steer` or :func:`ablate` block does (returned by its ``with``)."""
+    """What a :func:`steer` or :func:`ablate` block does (returned by its ``with``).
+
+    ``pooling`` is where the directions were read (``"last"``, ``"mean"``),
+    from a fitted ``Directions``' provenance; None for bare vectors.
+    """
 
     operation: str
     layers: tuple
     alpha: float | None
     scale: str | None
     positions: Any
+    pooling: str | None = None
 
 
 # ----------------------------------------------------------------------------
@@ -149,6 +163,19 @@ def _plan(directions: DirectionsLike, layers: Any, label: str | None) -> dict[in
     return {int(k): (vector, None) for k in _layer_list(layers, [])}
 
 
+def _read_pooling(directions: DirectionsLike) -> str | None:
+    """Where fitted directions were read, from the provenance their spaces carried (None if unknown)."""
+    if isinstance(directions, Directions):
+        sets = list(getattr(directions, "directions_", {}).values())
+    elif isinstance(directions, DirectionSet):
+        sets = [directions]
+    else:
+        return None
+    # stacks saved before the pooling had one name recorded block_outputs' reading site as "position"
+    found = {s.provenance.get("pooling", s.provenance.get("position")) for s in sets}
+    return found.pop() if len(found) == 1 else None
+
+
 def _check_plan(model: nn.Module, plan: Mapping[int, tuple]) -> dict[int, tuple]:
     """Validate every layer and width before any hook is registered; resolve negative layers."""
     width = _hidden_size(model)
@@ -182,7 +209,7 @@ def _cache_length(kwargs: Mapping) -> int:
 
 
 class _PositionMask:
-    """Which positions of the current forward call to touch, as a (seq,) bool tensor or None for all."""
+    """Which positions of the current forward call to touch: a 0/1 factor shaped like ``hidden[..., :1]``, or None for all."""
 
     def __init__(self, positions: Positions) -> None:
         self.kind = positions if isinstance(positions, str) else "absolute"
@@ -200,23 +227,45 @@ class _PositionMask:
                 raise ValueError("integer positions count from the first prompt token and must not be negative; use 'last'")
             self.wanted = {int(v) for v in values}
         self.offset = 0
+        self.attention: torch.Tensor | None = None
 
     def observe(self, _args: tuple, kwargs: dict) -> None:
         self.offset = _cache_length(kwargs)
+        attention = kwargs.get("attention_mask")
+        self.attention = attention if isinstance(attention, torch.Tensor) and attention.ndim == 2 else None
 
-    def __call__(self, seq_len: int, device: torch.device) -> torch.Tensor | None:
+    def _last(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(rows, seq) bool: each row's last real token of this call (the last step without a 2-D mask)."""
+        seq_len = hidden.shape[-2]
+        rows = hidden.shape[0] if hidden.ndim == 3 else 1
+        attention = self.attention
+        if attention is None or attention.shape[0] != rows or attention.shape[1] < seq_len:
+            mask = torch.zeros(rows, seq_len, dtype=torch.bool, device=hidden.device)
+            mask[:, -1] = True
+            return mask
+        # with a KV cache the mask covers past and current steps; this call's steps are its last columns
+        current = attention[:, -seq_len:].to(hidden.device).bool()
+        last = (current * torch.arange(seq_len, device=hidden.device)).argmax(dim=1)
+        mask = torch.zeros_like(current)
+        mask[torch.arange(rows, device=hidden.device), last] = True
+        return mask & current  # a row with no real step in this call is left alone
+
+    def __call__(self, hidden: torch.Tensor) -> torch.Tensor | None:
         if self.kind == "all":
             return None
         if self.kind == "last":
-            mask = torch.zeros(seq_len, dtype=torch.bool, device=device)
-            mask[-1] = True
-            return mask
+            where = self._last(hidden)
+            where = where if hidden.ndim == 3 else where[0]
+            return where[..., None].to(hidden.dtype)
+        seq_len, device = hidden.shape[-2], hidden.device
         absolute = torch.arange(self.offset, self.offset + seq_len, device=device)
         if isinstance(self.wanted, slice):
             start, stop, step = self.wanted.start or 0, self.wanted.stop, self.wanted.step or 1
             mask = (absolute >= start) & ((absolute - start) % step == 0)
-            return mask if stop is None else mask & (absolute < stop)
-        return torch.isin(absolute, torch.as_tensor(sorted(self.wanted), device=device))
+            mask = mask if stop is None else mask & (absolute < stop)
+        else:
+            mask = torch.isin(absolute, torch.as_tensor(sorted(self.wanted), device=device))
+        return mask[:, None].to(hidden.dtype)
 
 
 @contextmanager
@@ -224,7 +273,7 @@ def _hooked(model: nn.Module, plan: Mapping, positions: Positions, make_edit) ->
     mask = _PositionMask(positions)
     hooks = Hooks()
     try:
-        if mask.kind == "absolute":
+        if mask.kind != "all":
             hooks.on_call(model, mask.observe)
         for layer, (vector, center) in plan.items():
             # edits run before any hook already on the block, so observers (output_hidden_states included) see them
@@ -276,6 +325,8 @@ def steer(
         Add ``alpha * v * rms(h)`` or ``alpha * v``.
     positions : "all", "last", int, slice or list of int, default "all"
         Which tokens to steer (see the module notes about the KV cache).
+        ``"last"`` is each row's last real token, the token
+        ``pooling="last"`` (a causal LM's default reading site) reads.
     label : str, optional
 
     Notes
@@ -283,7 +334,9 @@ def steer(
     Directions fitted on a stack from :func:`workbench.encode` match these
     sites except at the last layer, which Hugging Face reports after the
     model's final norm; :func:`extract_directions` reads exactly the sites
-    steered here.
+    steered here. Both read a causal LM at its last real token by default
+    (``pooling="last"``); the returned :class:`Steering` says where fitted
+    directions were read.
 
     Yields
     ------
@@ -318,15 +371,15 @@ def steer(
             delta = cache[key]
             if scale == "rms":
                 delta = delta * hidden.float().pow(2).mean(dim=-1, keepdim=True).sqrt().to(hidden.dtype)
-            where = mask(hidden.shape[-2], hidden.device)
+            where = mask(hidden)
             if where is not None:
-                delta = delta * where[:, None].to(hidden.dtype)
+                delta = delta * where
             return hidden + delta
 
         return edit
 
     with _hooked(model, plan, positions, make_edit):
-        yield Steering("steer", tuple(plan), alpha, scale, positions)
+        yield Steering("steer", tuple(plan), alpha, scale, positions, _read_pooling(directions))
 
 
 @contextmanager
@@ -356,140 +409,15 @@ def ablate(
             d = unit.to(device=hidden.device, dtype=hidden.dtype)
             offset = hidden if center is None else hidden - center.to(device=hidden.device, dtype=hidden.dtype)
             delta = (offset @ d)[..., None] * d
-            where = mask(hidden.shape[-2], hidden.device)
+            where = mask(hidden)
             if where is not None:
-                delta = delta * where[:, None].to(hidden.dtype)
+                delta = delta * where
             return hidden - delta
 
         return edit
 
     with _hooked(model, plan, positions, make_edit):
-        yield Steering("ablate", tuple(plan), None, None, positions)
-
-
-# ----------------------------------------------------------------------------
-# reading the hidden states at the sites steering writes to
-# ----------------------------------------------------------------------------
-
-
-def _tokenize(tokenizer, texts: list[str], max_length: int | None) -> dict[str, torch.Tensor]:
-    """Tokenise and pad by hand: works for tokenizers without a pad token, on either padding side."""
-    encoded = tokenizer(texts, truncation=max_length is not None, max_length=max_length, add_special_tokens=True)
-    ids = encoded["input_ids"]
-    if any(len(row) == 0 for row in ids):
-        raise ValueError("a text was tokenised to zero tokens; drop empty texts first")
-    longest = max(len(row) for row in ids)
-    pad_id = next((t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None), 0)
-    left = getattr(tokenizer, "padding_side", "right") == "left"
-    input_ids = torch.full((len(ids), longest), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), longest), dtype=torch.long)
-    for i, row in enumerate(ids):
-        span = slice(longest - len(row), longest) if left else slice(0, len(row))
-        input_ids[i, span] = torch.as_tensor(row)
-        mask[i, span] = 1
-    return {"input_ids": input_ids, "attention_mask": mask}
-
-
-def block_outputs(
-    model: nn.Module,
-    tokenizer,
-    texts: Sequence[str] | pd.DataFrame,
-    *,
-    layers: Layers | None = None,
-    position: str = "last",
-    text: str = "text",
-    batch_size: int = 16,
-    max_length: int | None = 512,
-    progress: bool = True,
-) -> LayerStack:
-    """Hidden states at the sites :func:`steer` writes to, one row per text.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A Hugging Face causal LM (or encoder).
-    tokenizer : a Hugging Face tokenizer
-        Either padding side works; no pad token is needed.
-    texts : list of str, or DataFrame with a ``text`` column
-        A DataFrame becomes the stack's meta.
-    layers : "all", int or list of int, optional
-        hidden_states indices (default: all, 0..n_blocks), negative ones
-        counting from the end, as for :func:`workbench.encode`. Layer k is
-        the output of block k-1 (the last one before the final norm); layer
-        0 the input of block 0.
-    position : {"last", "mean"}, default "last"
-        The last real token (where steering's ``positions="last"`` acts, and
-        repeng's reading position) or the mean over real tokens, pooled by
-        the encoders' own :func:`~workbench.encoders.pooling.pool`: up to the
-        last layer (after the final norm in ``hidden_states``, before it
-        here) the vectors equal ``workbench.encode(..., pooling=position)``.
-    text : str, default "text"
-        The column with the texts when ``texts`` is a DataFrame.
-    batch_size : int, default 16
-    max_length : int or None, default 512
-        Longer texts are truncated.
-    progress : bool, default True
-
-    Returns
-    -------
-    LayerStack
-        One LatentSpace of shape (n_texts, hidden_size) per layer, float32 on
-        the CPU; provenance names the model, layer, block, site and position.
-    """
-    from tqdm.auto import tqdm
-
-    if position not in ("last", "mean"):
-        raise ValueError(f"position must be 'last' or 'mean'; got {position!r}")
-    if isinstance(texts, pd.DataFrame):
-        if text not in texts.columns:
-            raise KeyError(f"no column {text!r} with the texts; columns are {list(texts.columns)}")
-        meta, items = texts.reset_index(drop=True), [str(t) for t in texts[text]]
-    else:
-        items = [texts] if isinstance(texts, str) else [str(t) for t in texts]
-        meta = pd.DataFrame({"text": items})
-    if not items:
-        raise ValueError("no texts to encode")
-    keys = resolve_layers("all" if layers is None else layers, len(find_blocks(model)) + 1)
-    device = next(model.parameters()).device
-    accepted = inspect.signature(model.forward).parameters
-    takes_positions = "position_ids" in accepted
-    extra = {"use_cache": False} if "use_cache" in accepted else {}
-    if "logits_to_keep" in accepted:  # the LM head over every position is wasted work here
-        extra["logits_to_keep"] = 1
-    collected: dict[int, list[torch.Tensor]] = {k: [] for k in keys}
-    current: dict[int, torch.Tensor] = {}
-
-    def capture(key):
-        def fn(hidden):
-            current[key] = hidden.detach()
-
-        return fn
-
-    with Hooks() as hooks, torch.no_grad():
-        for key in keys:
-            hooks.on_layer(model, key, capture(key))
-        starts = range(0, len(items), batch_size)
-        for start in tqdm(starts, desc="block outputs", disable=not progress):
-            batch = _tokenize(tokenizer, items[start : start + batch_size], max_length)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            if takes_positions:  # left padding must not shift the real tokens' positions
-                batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp_min(0)
-            current.clear()
-            model(**batch, **extra)
-            for key in keys:
-                collected[key].append(pool(current[key], position, mask=batch["attention_mask"].bool()).cpu())
-    name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__)
-    spaces = {
-        key: LatentSpace(
-            torch.cat(collected[key]), meta, name=f"layer {key}",
-            provenance={
-                "model": name, "layer": key, "block": key - 1 if key > 0 else 0,
-                "site": "block_output" if key > 0 else "block_input", "position": position,
-            },
-        )
-        for key in keys
-    }
-    return LayerStack(spaces, name=name, provenance={"model": name, "position": position})
+        yield Steering("ablate", tuple(plan), None, None, positions, _read_pooling(directions))
 
 
 def extract_directions(
@@ -498,10 +426,11 @@ def extract_directions(
     data: pd.DataFrame,
     *,
     layers: Sequence[int] | None = None,
-    position: str = "last",
+    pooling: str | None = None,
     text: str = "text",
     batch_size: int = 16,
     progress: bool = True,
+    position: str | None = None,
     **params: Any,
 ) -> Directions:
     """Fit :class:`~workbench.geometry.directions.Directions` on this model's own hidden states.
@@ -509,15 +438,35 @@ def extract_directions(
     Reads :func:`block_outputs` of the texts in ``data`` (a DataFrame with a
     text column and a label column, e.g. ``workbench.load_emotion_sentences()``)
     and fits directions at every layer, so that :func:`steer` adds each vector
-    at the very site it was read from. ``params`` go to ``Directions``
-    (``method=``, ``by=``, ``baseline=``...).
+    at the very site it was read from. ``pooling`` is which tokens are read
+    (default: ``"last"`` for a causal LM, as for :func:`workbench.encode`;
+    ``position`` is its deprecated name), so on the same model and layers
+    this equals ``Directions(**params).fit(workbench.encode(model, data,
+    layers=layers))``, except at the last layer (after the final norm there).
+    ``params`` go to ``Directions`` (``method=``, ``by=``, ``baseline=``...).
 
     Examples
     --------
-    >>> d = extract_directions(model, tokenizer, frame, layers=[2, 3], method="diffmean")  # doctest: +SKIP
-    >>> with steer(model, d, label="joy", alpha=4.0): ...                                 # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    >>> vocab = {w: i for i, w in enumerate(["<pad>", "I", "am", "so", "glad", "sad", "happy", "down"])}
+    >>> words = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
+    >>> words.pre_tokenizer = pre_tokenizers.Whitespace()
+    >>> tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, pad_token="<pad>")
+    >>> model = GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=2, n_head=2, vocab_size=len(vocab))).eval()
+    >>> frame = pd.DataFrame({"text": ["I am so glad", "I am happy", "I am so sad", "I am down"],
+    ...                       "emotion": ["joy", "joy", "sadness", "sadness"]})
+    >>> d = extract_directions(model, tokenizer, frame, layers=[1], baseline=None, progress=False)
+    >>> d.directions_[1].provenance["pooling"]  # where workbench.encode reads a causal LM too
+    'last'
+    >>> with steer(model, d, label="joy", alpha=4.0) as steering:
+    ...     logits = model(torch.tensor([[1, 2, 3]])).logits
+    >>> steering.pooling
+    'last'
     """
     stack = block_outputs(
-        model, tokenizer, data, layers=layers, position=position, text=text, batch_size=batch_size, progress=progress
+        model, tokenizer, data, layers=layers, pooling=pooling, text=text, batch_size=batch_size, progress=progress,
+        position=position,
     )
     return Directions(progress=progress, **params).fit(stack)

@@ -64,8 +64,9 @@ def test_what_decides_the_vectors_changes_the_key(gpt2, texts):
         return plan.key(plan.dataset_hash(frame))
 
     plain = key()
-    assert plain == key(layers="all", pooling="mean", options={"max_length": None}, batch_size=2, device="cpu")
-    changed = [key(layers=[1]), key(pooling="last"), key(options={"max_length": 4}), key(dtype="bfloat16")]
+    # a causal LM is read at its last token unless told otherwise (the one default, issue 17)
+    assert plain == key(layers="all", pooling="last", options={"max_length": None}, batch_size=2, device="cpu")
+    changed = [key(layers=[1]), key(pooling="mean"), key(options={"max_length": 4}), key(dtype="bfloat16")]
     assert len({plain, *changed}) == 5
 
 
@@ -90,16 +91,16 @@ def test_the_plan_names_what_is_wrong(gpt2, texts):
         EncodingPlan.resolve(folder, texts, column="sentence")
 
 
-@pytest.mark.parametrize("position", ["last", "mean"])
-def test_block_outputs_read_what_encode_pools(gpt2, texts, position):
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_block_outputs_read_what_encode_pools(gpt2, texts, pooling):
     """steering reads hidden states through the encoders' pooling: same vectors, left padding or right."""
     from workbench.steering import block_outputs
 
     _, model, tokenizer = gpt2
     n_blocks = len(find_blocks(model))
     layers = list(range(n_blocks))  # the last hidden state is after the final norm in encode, before it here
-    read = block_outputs(model, tokenizer, texts, layers=layers, position=position, batch_size=3, progress=False)
-    encoded = wb.encode(model, texts, processor=tokenizer, layers=layers, pooling=position, cache=False, progress=False)
+    read = block_outputs(model, tokenizer, texts, layers=layers, pooling=pooling, batch_size=3, progress=False)
+    encoded = wb.encode(model, texts, processor=tokenizer, layers=layers, pooling=pooling, cache=False, progress=False)
     assert read.layers == encoded.layers == layers
     for layer in layers:
         torch.testing.assert_close(read[layer].vectors, encoded[layer].vectors, atol=1e-4, rtol=1e-4)

@@ -96,7 +96,7 @@ def test_layer_selection_and_provenance(tiny_models, texts):
     torch.testing.assert_close(some[3].vectors, every[3].vectors)
     torch.testing.assert_close(some[0].vectors, every[0].vectors)
     provenance = some[3].provenance
-    assert provenance["layer"] == 3 and provenance["pooling"] == "mean" and provenance["kind"] == "causal"
+    assert provenance["layer"] == 3 and provenance["pooling"] == "last" and provenance["kind"] == "causal"
     assert provenance["layer_meaning"].startswith("hidden_states[k]: 0 = embeddings")
     assert "after the model's final norm" in provenance["final_layer"]
     assert provenance["dtype"] == "float32" and len(provenance["weights_hash"]) == 32

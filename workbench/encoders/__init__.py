@@ -23,8 +23,9 @@ layer-key rule), ``base`` (:class:`Encoder`: the batch loop every modality
 shares), ``text``, ``speech``, ``vision`` (the modalities), ``loading``
 (model and processor resolution, offline errors, identity), ``pooling``,
 ``batching`` (buckets, prefetch, buffers), ``cache``, ``hooks`` (forward hooks
-on a model's blocks), ``reporting`` (warnings that point at the user's line),
-``bundled`` (the embedded MiniLM), and the classical baselines ``acoustic``
+on a model's blocks), ``residual`` (``block_outputs``: a loaded LM's blocks
+read where steering writes, pooled as ``encode`` pools), ``reporting``
+(warnings that point at the user's line), ``bundled`` (the embedded MiniLM), and the classical baselines ``acoustic``
 and ``image_features``. Reading audio and images, and the one
 :class:`~workbench.media.MediaError`, live in :mod:`workbench.media`, which
 datasets and widgets share.

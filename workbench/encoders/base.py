@@ -147,7 +147,6 @@ class Encoder:
     """
 
     modality: ClassVar[str] = ""
-    default_pooling: ClassVar[str] = "mean"
     default_batch_size: ClassVar[int] = 32
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -256,8 +255,10 @@ class Encoder:
             ``hidden_states`` indices (0 = embeddings, k = output of block
             k-1); negative indices count from the end.
         pooling : str, optional
-            ``mean`` (default), ``cls``, ``last``, ``tokens`` (text);
-            ``mean``, ``frames`` (speech); ``mean``, ``cls`` (vision).
+            ``mean``, ``cls``, ``last``, ``tokens`` (text); ``mean``,
+            ``frames`` (speech); ``mean``, ``cls`` (vision). Default
+            (:func:`~workbench.encoders.pooling.default_pooling`): ``last``
+            for a causal LM, where steering reads, ``mean`` otherwise.
         batch_size : int, optional
         sort_by_length : bool, default True
             Bucket batches by length; rows still come back in input order.

@@ -64,8 +64,11 @@ def encode(
         ``hidden_states`` indices: 0 = embeddings, k = output of block k-1;
         negative indices count from the end.
     pooling : str, optional
-        Text: ``mean`` (default, mask-aware), ``cls``, ``last`` (last real
-        token), ``tokens`` (one row per non-special token). Speech: ``mean``
+        Text: ``mean`` (mask-aware; the default for BERT-like encoders),
+        ``cls``, ``last`` (last real token; the default for causal LMs, the
+        site :func:`workbench.steering.extract_directions` reads and
+        :func:`workbench.steering.steer` writes), ``tokens`` (one row per
+        non-special token). Speech: ``mean``
         (default, over the real frames), ``frames``. Vision: ``mean``
         (default, over patches), ``cls``.
     batch_size : int, optional

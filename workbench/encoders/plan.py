@@ -13,7 +13,10 @@ model runs, in the same order:
 3. **options**: the modality encoder's own options, completed with its
    defaults (unknown names raise ``TypeError``);
 4. **layers**: their form (see :mod:`workbench.encoders.layers`);
-5. **pooling**: checked against the modality (default: the encoder's);
+5. **pooling**: checked against the modality; when none is named,
+   :func:`~workbench.encoders.pooling.default_pooling` decides (``last`` for
+   a causal LM, ``mean`` otherwise), the same rule
+   :func:`workbench.steering.extract_directions` follows;
 6. **cache key**: everything above that decides the vectors, plus the
    model's identity, the compute dtype and a hash of the data.
 
@@ -50,7 +53,7 @@ from workbench.encoders.loading import (
     resolve_model,
     tower,
 )
-from workbench.encoders.pooling import check_pooling
+from workbench.encoders.pooling import check_pooling, default_pooling
 from workbench.media import media_digest
 from workbench.space import LatentSpace, LayerStack
 
@@ -190,6 +193,8 @@ class EncodingPlan:
     layers : "all", int or list of int
         Checked in form; ranges are checked on the first batch.
     pooling : str
+        As named, or :func:`~workbench.encoders.pooling.default_pooling`'s
+        choice (``last`` for a causal LM, ``mean`` otherwise).
     options : dict
         The modality encoder's options, defaults included.
     dtype : str or torch.dtype, optional
@@ -256,8 +261,10 @@ class EncodingPlan:
             The encoder class when the caller already is one
             (``Encoder.encode``): its modality is the plan's, and the column
             defaults to the modality's name.
-        processor, layers, pooling, dtype, device, batch_size
+        processor, layers, dtype, device, batch_size
             As for :func:`workbench.encode`.
+        pooling : str, optional
+            Default: :func:`~workbench.encoders.pooling.default_pooling`.
         options : dict, optional
             The modality encoder's options (``max_length``, ``on_error``...).
         revision, trust_remote_code, hub_kwargs
@@ -284,7 +291,7 @@ class EncodingPlan:
             modality=modality,
             options=encoder.complete_options(options or {}),
             layers=check_layers(layers),
-            pooling=check_pooling(pooling or encoder.default_pooling, modality),
+            pooling=check_pooling(pooling or default_pooling(modality, ref.config), modality),
             dtype=dtype,
             processor=processor,
             device=str(device),

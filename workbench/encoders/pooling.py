@@ -17,15 +17,32 @@ keeps a generation tokenizer's left padding and pools through the same
 ``tokens`` / ``frames``  every selected step as its own row
 ========  ===================================================================
 
+**Where a model is read by default** is decided here, once, by
+:func:`default_pooling`: a causal LM at its ``last`` real token, every other
+model (BERT-like encoders, speech, vision) by its ``mean``. A causal LM's
+token ``i`` has seen only tokens ``0 .. i``, so its mean mixes states that
+saw a word with states that never did; the last token is the one state that
+read the whole text, where repeng, the emotion-circuit papers and
+:func:`workbench.steering.steer`'s ``positions="last"`` read and write.
+:func:`workbench.encode` (through the encoding plan),
+:func:`workbench.steering.block_outputs` and
+:func:`workbench.steering.extract_directions` all take their default from it,
+and record the pooling they used in ``provenance["pooling"]``, which a fitted
+:class:`~workbench.geometry.directions.Directions` keeps with every layer.
+
 Half-precision hidden states are pooled in float32, so a bf16 run loses no
 more precision in pooling than the model itself did.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-__all__ = ["POOLINGS", "pool", "select_steps", "check_pooling"]
+from workbench.encoders.loading import is_causal_lm
+
+__all__ = ["POOLINGS", "pool", "select_steps", "check_pooling", "default_pooling"]
 
 #: pooling names each modality accepts
 POOLINGS: dict[str, tuple[str, ...]] = {
@@ -36,6 +53,32 @@ POOLINGS: dict[str, tuple[str, ...]] = {
 
 #: poolings that give one row per token / frame instead of one per sample
 PER_STEP = ("tokens", "frames")
+
+
+def default_pooling(modality: str, config: Any = None) -> str:
+    """Where a model is read when the caller names no pooling: the one rule every entry point uses.
+
+    Parameters
+    ----------
+    modality : {"text", "audio", "image"}
+    config : transformers.PretrainedConfig, optional
+        The model's config; it tells a causal LM from an encoder.
+
+    Returns
+    -------
+    str
+        ``"last"`` for a causal LM's text (the last real token, the only one
+        that has seen the whole text), ``"mean"`` for everything else.
+
+    Examples
+    --------
+    >>> from transformers import BertConfig, GPT2Config
+    >>> default_pooling("text", GPT2Config()), default_pooling("text", BertConfig()), default_pooling("audio")
+    ('last', 'mean', 'mean')
+    """
+    if modality == "text" and config is not None and is_causal_lm(config):
+        return "last"
+    return "mean"
 
 
 def check_pooling(pooling: str, modality: str) -> str:
