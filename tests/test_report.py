@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from workbench import report
+from workbench.report.widget_state import unpack
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -133,8 +134,11 @@ def test_plotly_figures_are_in_the_page_once_with_their_data(rendered):
     # the widget was changed after display: the report shows the last state
     (bar,) = [t for traces in figures for t in traces if t.get("name") == "standalone-bar"]
     assert _array(bar["y"]).tolist() == [5, 6]
-    # plotly.js is inlined once, for all static figures
-    assert page.count("plotly.js v") <= 2 and "Plotly.newPlot" in page
+    # plotly.js is inlined once, for all static figures, gzipped; the figures' scripts wait for it, inert
+    (plotly_js,) = [text for attrs, text in parse(page).scripts if attrs.get("id") == "workbench-packed-plotly"]
+    assert "plotly.js v" in unpack(plotly_js) and len(plotly_js) < 0.45 * len(unpack(plotly_js))
+    deferred = [attrs for attrs, text in parse(page).scripts if "Plotly.newPlot" in text]
+    assert len(deferred) == 2 and {a["type"] for a in deferred} == {"text/x-workbench-deferred"}
 
 
 def _array(value) -> np.ndarray:
@@ -161,7 +165,7 @@ def test_widgets_carry_their_final_state_and_share_one_module(rendered):
     # only buffers with a place in the state: none under the transient traits that went back to None
     assert all(b["path"][0] in ("_widget_data", "_widget_layout") for m in figures for b in m.get("buffers", []))
     # plotly's 5 MB front end is stored once and referenced by both figures
-    (modules,) = [json.loads(t) for a, t in parse(page).scripts if a.get("id") == "workbench-widget-esm"]
+    (modules,) = [json.loads(unpack(t)) for a, t in parse(page).scripts if a.get("id") == "workbench-widget-esm"]
     assert len(modules) == 1 and len(modules[0]) > 1_000_000
     assert {m["state"]["_esm"] for m in figures} == {"workbench-esm:0"}
     # a widget that was created but never displayed is not carried

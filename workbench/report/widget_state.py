@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
 import json
 import re
+import secrets
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import nbformat
 
-from workbench.report.assets import _manifest, _static_text, _widget_runtime
+from workbench.report.assets import _manifest, _packed_widget_runtime, _static_text
 from workbench.report.execution import ReportError
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -113,10 +116,11 @@ def _figure_from_widget(model: dict) -> dict:
     return {"data": state["_widget_data"], "layout": state["_widget_layout"], "config": state.get("_config") or {}}
 
 
-def _figure_html(figure: dict) -> str:
+def _figure_html(figure: dict, token: str) -> str:
+    """A static figure whose scripts wait (inert, stamped with the page's ``token``) until plotly.js is inflated."""
     import plotly.io as pio
 
-    return pio.to_html(
+    html = pio.to_html(
         {"data": figure.get("data", []), "layout": figure.get("layout", {})},
         config={**(figure.get("config") or {}), "responsive": True},
         include_plotlyjs=False,
@@ -124,6 +128,7 @@ def _figure_html(figure: dict) -> str:
         validate=False,
         default_height=f"{DEFAULT_FIGURE_HEIGHT}px",
     )
+    return re.sub(r'<script(?: type="text/javascript")?>', f'<script type="text/x-workbench-deferred" data-token="{token}">', html)
 
 
 def _script_json(value: Any) -> str:
@@ -150,19 +155,20 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     models: dict[str, dict] = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     static_figures = 0
+    token = secrets.token_hex(8)  # only the figure scripts this function writes run once plotly.js is in
     unbundled: set[str] = set()
     views: list[str] = []
     for out in outputs:
         data = out.get("data", {})
         if PLOTLY in data:  # authoritative: a text/html next to it would load plotly.js from a CDN
-            data["text/html"] = _figure_html(data.pop(PLOTLY))
+            data["text/html"] = _figure_html(data.pop(PLOTLY), token)
             static_figures += 1
         if WIDGET_VIEW not in data:
             continue
         model_id = data[WIDGET_VIEW].get("model_id")
         model = models.get(model_id)
         if model is not None and _is_plotly_figure(model):
-            data["text/html"] = _figure_html(_figure_from_widget(model))
+            data["text/html"] = _figure_html(_figure_from_widget(model), token)
             static_figures += 1
             del data[WIDGET_VIEW]
             continue
@@ -194,16 +200,26 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     # the template writes the state itself, escaped (see _script_json)
     state = {"version_major": 2, "version_minor": 0, "state": models}
     nb.metadata["widgets"] = {WIDGET_STATE: state}
-    report: dict[str, Any] = {"plotly_js": None, "widget_state": None}
+    report: dict[str, Any] = {"plotly_js": None, "widget_state": None, "token": token, "packed": _static_text("packed.js")}
     if static_figures:
         from plotly.offline import get_plotlyjs
 
-        report["plotly_js"] = get_plotlyjs()
+        report["plotly_js"] = pack(get_plotlyjs())
     if models:
         report.update(
             widget_state=_script_json(state),
-            widget_modules=_script_json(sources),
+            widget_modules=pack(json.dumps(sources)),
             runtime=_static_text("runtime.js"),
-            widget_runtime=_widget_runtime(),
+            widget_runtime=_packed_widget_runtime(),
         )
     return report
+
+
+def pack(text: str) -> str:
+    """``text`` gzipped and base64-encoded, as ``packed.js`` inflates it in the page (a third of the size)."""
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
+
+
+def unpack(packed: str) -> str:
+    """The text :func:`pack` packed (to read a report's scripts back, in tests and tools)."""
+    return gzip.decompress(base64.b64decode(packed)).decode("utf-8")

@@ -9,7 +9,7 @@
  * widget whose module is not bundled shows a short note instead.
  *
  * Widget ES modules (anywidget's `_esm` trait; plotly's FigureWidget carries
- * all of plotly.js there) are stored once in a JSON script element, loaded
+ * all of plotly.js there) are stored once in a packed JSON script element (packed.js), loaded
  * once, and handed to the models that share them as one blob: URL.
  */
 (function () {
@@ -57,9 +57,9 @@
   // module that is already loaded (anywidget gives a model 2 s to load its
   // module; evaluating plotly.js once per figure missed that on a busy CPU).
   async function restoreModules(state) {
-    var tag = document.getElementById("workbench-widget-esm");
-    if (!tag) return;
-    var urls = await Promise.all(JSON.parse(tag.textContent).map(async function (source) {
+    var packed = await window.workbenchPacked.text("workbench-widget-esm");
+    if (packed === null) return;
+    var urls = await Promise.all(JSON.parse(packed).map(async function (source) {
       var url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
       try {
         await import(url);

@@ -1,0 +1,71 @@
+/* workbench report: the page's large scripts travel gzipped, as base64 text.
+ *
+ * plotly.js (4.8 MB), the widget manager (2.7 MB) and widget modules weigh
+ * about a third of that gzipped. Each sits in a <script type="application/
+ * gzip+base64"> element, which the browser never runs; this loader inflates
+ * it with the browser's own DecompressionStream and runs it from a blob: URL,
+ * so the page still loads nothing from the network. Scripts that need
+ * plotly.js (the static figures) are written inert and run once it is in,
+ * in page order, and only those stamped with this page's own token.
+ */
+(function () {
+  "use strict";
+  var TOKEN = document.currentScript.dataset.token;
+
+  function bytes(id) {
+    var tag = document.getElementById(id);
+    if (!tag) return null;
+    var text = atob(tag.textContent.trim()), out = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+    return out;
+  }
+
+  async function text(id) {
+    var data = bytes(id);
+    if (data === null) return null;
+    if (typeof DecompressionStream === "undefined") {
+      throw new Error("this browser cannot inflate the report's scripts (no DecompressionStream): open it in a browser from 2023 or later");
+    }
+    var stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return await new Response(stream).text();
+  }
+
+  function run(code) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+      script.onload = resolve;
+      script.onerror = function () { reject(new Error("a packed script failed to run")); };
+      document.head.appendChild(script);
+    });
+  }
+
+  function ready() {
+    return new Promise(function (resolve) {
+      if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve);
+      else resolve();
+    });
+  }
+
+  async function runDeferred() {
+    await ready();
+    var scripts = document.querySelectorAll('script[type="text/x-workbench-deferred"]');
+    Array.prototype.forEach.call(scripts, function (inert) {
+      if (inert.dataset.token !== TOKEN) return;  // not written by this report
+      var live = document.createElement("script");
+      live.textContent = inert.textContent;
+      inert.parentNode.replaceChild(live, inert);
+    });
+  }
+
+  var plotly = (async function () {
+    var code = await text("workbench-packed-plotly");
+    if (code === null) return;
+    await run(code);
+    await runDeferred();
+  })().catch(function (error) {
+    console.warn("workbench report: figures could not be drawn", error);
+  });
+
+  window.workbenchPacked = { text: text, run: run, plotly: plotly };
+})();
