@@ -136,7 +136,8 @@ def test_plotly_figures_are_in_the_page_once_with_their_data(rendered):
     assert _array(bar["y"]).tolist() == [5, 6]
     # plotly.js is inlined once, for all static figures, gzipped; the figures' scripts wait for it, inert
     (plotly_js,) = [text for attrs, text in parse(page).scripts if attrs.get("id") == "workbench-packed-plotly"]
-    assert "plotly.js v" in unpack(plotly_js) and len(plotly_js) < 0.45 * len(unpack(plotly_js))
+    assert "plotly.js (cartesian" in unpack(plotly_js)[:200]  # a scatter and a bar: the partial bundle draws them
+    assert len(plotly_js) < 0.45 * len(unpack(plotly_js))
     deferred = [attrs for attrs, text in parse(page).scripts if "Plotly.newPlot" in text]
     assert len(deferred) == 2 and {a["type"] for a in deferred} == {"text/x-workbench-deferred"}
 
@@ -277,3 +278,29 @@ def test_figures_and_widgets_render_in_chromium_offline(rendered):
     assert mounted["plots"] == 4  # 2 static figures + 2 FigureWidgets in the box
     assert any("boxed" in text and "changed after display" in text for text in mounted["boxed"])
     assert any(HOSTILE in text for text in mounted["boxed"])  # the slider's label, shown as text
+
+
+def _page_with_figure(trace: dict) -> str:
+    nb = _notebook(["# Figure", "fig"])
+    figure = {"data": [trace], "layout": {"title": {"text": "one trace"}}}
+    nb.cells[1].outputs = [nbformat.v4.new_output("execute_result", {report.PLOTLY: figure, "text/plain": "Figure"}, execution_count=1)]
+    return report.to_html(nb)
+
+
+@pytest.mark.parametrize(
+    "trace, bundle",
+    [({"type": "scatter", "x": [1, 2], "y": [3, 4]}, "plotly.js (cartesian"),
+     ({"x": [1, 2], "y": [3, 4]}, "plotly.js (cartesian"),  # no type: plotly draws a scatter
+     ({"type": "heatmap", "z": [[1, 2], [3, 4]]}, "plotly.js (cartesian"),
+     ({"type": "scatter3d", "x": [1], "y": [2], "z": [3]}, "plotly.js v"),
+     ({"type": "scattergl", "x": [1], "y": [2]}, "plotly.js v")],
+)  # fmt: skip
+def test_a_page_carries_the_smallest_plotly_js_that_draws_its_figures(trace, bundle):
+    from plotly.offline import get_plotlyjs
+
+    page = _page_with_figure(trace)
+    (packed,) = [text for attrs, text in parse(page).scripts if attrs.get("id") == "workbench-packed-plotly"]
+    code = unpack(packed)
+    assert code[:200].count(bundle) == 1
+    if bundle == "plotly.js v":
+        assert code == get_plotlyjs()

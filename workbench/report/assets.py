@@ -14,12 +14,11 @@ def _static_text(name: str) -> str:
 
 
 @cache
-def _packed_widget_runtime() -> str:
-    """The vendored widget runtime as the page carries it: the stored gzip, base64-encoded (see packed.js)."""
+def _packed_asset(name: str) -> str:
+    """A stored ``.gz`` asset as the page carries it: base64 of the gzip itself (packed.js inflates it)."""
     import base64
 
-    data = resources.files("workbench").joinpath("_static", "report", "widget-runtime.js.gz").read_bytes()
-    return base64.b64encode(data).decode("ascii")
+    return base64.b64encode(resources.files("workbench").joinpath("_static", "report", name).read_bytes()).decode("ascii")
 
 
 @cache

@@ -14,7 +14,7 @@ from typing import Any
 
 import nbformat
 
-from workbench.report.assets import _manifest, _packed_widget_runtime, _static_text
+from workbench.report.assets import _manifest, _packed_asset, _static_text
 from workbench.report.execution import ReportError
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -24,6 +24,11 @@ PLOTLY = "application/vnd.plotly.v1+json"
 BUNDLED_MODULES = frozenset({"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output", "anywidget"})
 #: Height of a figure whose layout does not set one (what plotly's notebook renderer uses).
 DEFAULT_FIGURE_HEIGHT = 525
+#: Trace types that plotly.js's cartesian partial bundle draws (vendored: a third of the full plotly.js).
+CARTESIAN_TRACES = frozenset({
+    "bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie", "scatter",
+    "scatterternary", "violin",
+})  # fmt: skip
 _ESM_REF = "workbench-esm:"  # must match runtime.js
 _MODEL_REF = re.compile(r"^IPY_MODEL_([0-9a-zA-Z_-]+)$")
 
@@ -155,20 +160,25 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     models: dict[str, dict] = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     static_figures = 0
+    trace_types: set[str] = set()
     token = secrets.token_hex(8)  # only the figure scripts this function writes run once plotly.js is in
     unbundled: set[str] = set()
     views: list[str] = []
     for out in outputs:
         data = out.get("data", {})
         if PLOTLY in data:  # authoritative: a text/html next to it would load plotly.js from a CDN
-            data["text/html"] = _figure_html(data.pop(PLOTLY), token)
+            figure = data.pop(PLOTLY)
+            trace_types.update(_trace_types(figure))
+            data["text/html"] = _figure_html(figure, token)
             static_figures += 1
         if WIDGET_VIEW not in data:
             continue
         model_id = data[WIDGET_VIEW].get("model_id")
         model = models.get(model_id)
         if model is not None and _is_plotly_figure(model):
-            data["text/html"] = _figure_html(_figure_from_widget(model), token)
+            figure = _figure_from_widget(model)
+            trace_types.update(_trace_types(figure))
+            data["text/html"] = _figure_html(figure, token)
             static_figures += 1
             del data[WIDGET_VIEW]
             continue
@@ -202,17 +212,34 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     nb.metadata["widgets"] = {WIDGET_STATE: state}
     report: dict[str, Any] = {"plotly_js": None, "widget_state": None, "token": token, "packed": _static_text("packed.js")}
     if static_figures:
-        from plotly.offline import get_plotlyjs
-
-        report["plotly_js"] = pack(get_plotlyjs())
+        report["plotly_js"] = _packed_plotly(trace_types)
     if models:
         report.update(
             widget_state=_script_json(state),
             widget_modules=pack(json.dumps(sources)),
             runtime=_static_text("runtime.js"),
-            widget_runtime=_packed_widget_runtime(),
+            widget_runtime=_packed_asset("widget-runtime.js.gz"),
         )
     return report
+
+
+def _trace_types(figure: dict) -> set[str]:
+    return {str(trace.get("type") or "scatter") for trace in figure.get("data") or [] if isinstance(trace, dict)}
+
+
+def _packed_plotly(trace_types: set[str]) -> str:
+    """plotly.js for the page's static figures: the vendored cartesian bundle when it draws them all, else the full one.
+
+    The cartesian bundle is used only when it is the very plotly.js version of
+    the installed plotly package, which wrote the figures.
+    """
+    from plotly.offline import get_plotlyjs
+
+    full = get_plotlyjs()
+    version = re.search(r"plotly\.js v([\d.]+)", full[:1000])
+    if trace_types <= CARTESIAN_TRACES and version and version.group(1) == _manifest().get("plotly.js-cartesian"):
+        return _packed_asset("plotly-cartesian.min.js.gz")
+    return pack(full)
 
 
 def pack(text: str) -> str:
