@@ -406,15 +406,18 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
             parts = [f"{METHOD_LABELS[self.method]} maps, each aligned onto its left neighbour; T = trustworthiness (k={self._k})"]
         else:
             view = self._view(self._panes[0])
-            parts = [html.escape(view.describe())]
+            # a browser map says what it shows (and what is selected) on its own status line
+            parts = [] if self._browser else [html.escape(view.describe())]
             if view.trustworthiness is None:
                 parts.append(
                     f"trustworthiness not measured yet ({len(self.meta):,} rows: "
                     f"reading explorer.view measures it on {min(self._sample, len(self.meta)):,} sampled points)"
                 )
-        if self._selection is not None:
+        if self._selection is not None and not self._browser:
             parts.append(f"{len(self._selection):,} selected")
-        return f'<div class="wb-status">{" · ".join(parts)}{note}</div>'
+        if not parts and not note:
+            return ""
+        return f'<div class="wb-status">{" · ".join(parts)}{note.removeprefix(" · ") if not parts else note}</div>'
 
     # ------------------------------------------------------------------
     # control handlers
