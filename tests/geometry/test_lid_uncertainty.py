@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from workbench import LayerStack
-from workbench.geometry.intrinsic import LocalIntrinsicDimension, lid_profile
+from workbench.geometry.intrinsic import LocalIntrinsicDimension, TwoNN, lid_profile, token_lid
 from workbench.geometry.intrinsic.mle import levina_bickel, levina_bickel_standard_error
 from workbench.geometry.intrinsic.profile import _permute_columns, half_samples
 from workbench.geometry.intrinsic.twonn import DEPENDENCE_FACTOR, twonn_dimension, twonn_standard_error
@@ -55,6 +55,13 @@ def test_levina_bickel_standard_error_is_the_spread_under_the_poisson_model():
     assert np.nanmean(predicted) == pytest.approx(float(dimension.std()), rel=0.06)
 
 
+def test_global_twonn_standard_error_matches_its_spread_over_samples():
+    fits = [TwoNN(device="cpu").fit(_torus(400, 3, 6, np.random.default_rng(seed))) for seed in range(60)]
+    estimates = np.array([fit.dimension_ for fit in fits])
+    errors = np.array([fit.standard_error_ for fit in fits])
+    assert 0.8 < errors.mean() / estimates.std() < 1.2
+
+
 @pytest.mark.parametrize(("estimator", "n_neighbors"), [("twonn", 64), ("mle", 32)])
 def test_lid_se_matches_the_spread_of_local_estimates(estimator, n_neighbors):
     """On a 3-D torus in 20-D, the mean per-point standard error is within 20 % of the
@@ -78,7 +85,7 @@ def test_lid_se_of_a_copy_is_the_one_of_the_row_it_repeats(rng):
     assert model.lid_se_[300:] == pytest.approx(model.lid_se_[:5])
 
 
-def _trial(seed, *, d=3, n_bootstrap=25):
+def _trial(seed, *, d=3, n_bootstrap=20):
     rng = np.random.default_rng(seed)
     stack = LayerStack({0: _gaussian(300, d, 12, rng)}, meta=pd.DataFrame({"id": range(300)}))
     return lid_profile(stack, n_neighbors=20, n_bootstrap=n_bootstrap, seed=seed, progress=False, device="cpu").iloc[0]
@@ -88,7 +95,7 @@ def test_interval_covers_the_expected_mean_lid():
     """LID is biased (TwoNN reads high dimensions low at finite L), so the interval is
     asked to cover what the estimator converges to on repeated data, the expected
     mean LID at this N and L, not the true dimension."""
-    trials = pd.DataFrame([_trial(seed) for seed in range(40)])
+    trials = pd.DataFrame([_trial(seed) for seed in range(30)])
     expected = trials["mean"].mean()
     covered = ((trials["ci_low"] <= expected) & (expected <= trials["ci_high"])).mean()
     assert covered >= 0.9
@@ -138,3 +145,11 @@ def test_half_samples_and_column_permutation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert torch.equal(_permute_columns(x, seed=1), shuffled)  # seeded
+
+
+def test_token_lid_draws_whole_sentences_for_its_interval(rng):
+    meta = pd.DataFrame({"id": range(400), "sample_id": np.repeat(np.arange(40), 10), "token": ["w"] * 400})
+    tokens = LayerStack({0: _gaussian(400, 3, 10, rng)}, meta=meta)
+    profile = token_lid(tokens, n_neighbors=15, n_bootstrap=6, groups="sample_id", progress=False, device="cpu")
+    assert profile["ci_low"][0] <= profile["mean"][0] <= profile["ci_high"][0]
+    assert profile["n_bootstrap"][0] == 6 and np.isnan(profile["p_value"][0])

@@ -268,6 +268,8 @@ class TwoNN(BaseEstimator):
     ----------
     dimension_ : float
         The estimate.
+    standard_error_ : float
+        Its asymptotic standard error (:func:`twonn_standard_error`).
     n_duplicates_ : int
         Rows that repeat another row (removed under ``"deduplicate"``).
     n_dropped_ : int
@@ -278,8 +280,9 @@ class TwoNN(BaseEstimator):
     --------
     >>> import numpy as np
     >>> x = np.random.default_rng(0).uniform(size=(2000, 3)) @ np.random.default_rng(1).normal(size=(3, 10))
-    >>> 2.5 < TwoNN().fit(x).dimension_ < 3.5
-    True
+    >>> model = TwoNN().fit(x)
+    >>> 2.5 < model.dimension_ < 3.5, 0.05 < model.standard_error_ < 0.15
+    (True, True)
     """
 
     def __init__(
@@ -339,6 +342,15 @@ class TwoNN(BaseEstimator):
                 f"({x.shape[0]} points, {self.n_dropped_} with a zero nearest distance); TwoNN needs more points"
             )
         self.dimension_ = float(dimension[0])
+        self.standard_error_ = float(
+            twonn_standard_error(
+                dimension,
+                x.shape[0] - dropped,
+                discard_fraction=self.discard_fraction,
+                method=self.method,
+                cdf=self.cdf,
+            )[0]
+        )
         return self
 
     def fit_transform(self, X: Data, y: object = None) -> float:
