@@ -37,7 +37,7 @@ from workbench._checks import Data, check_matrix, warn
 from workbench.device import accumulate_dtype, chunk_rows, compute_dtype, resolve_device
 from workbench.geometry.intrinsic.duplicates import distinct_neighborhoods, report_dropped
 from workbench.geometry.intrinsic.mle import local_mle
-from workbench.geometry.intrinsic.twonn import CDF, Method, twonn_dimension
+from workbench.geometry.intrinsic.twonn import CDF, Method, twonn_dimension, twonn_standard_error
 from workbench.geometry.neighbors import KNNGraph
 from workbench.geometry.neighbors.chunked import as_chunked, is_chunked, rows_at
 
@@ -305,6 +305,19 @@ class LocalIntrinsicDimension(BaseEstimator):
     lid_ : ndarray of shape (n_samples,)
         One estimate per row of ``X``; a copy gets the value of the row it
         repeats. NaN where a neighbourhood has too few usable ratios.
+    lid_se_ : ndarray of shape (n_samples,)
+        Standard error of each estimate in ``lid_``: the estimate times the
+        coefficient of variation the estimator has under its model, ``1 /
+        sqrt(k - 3)`` for ``"mle"`` (the sum of ``k - 1`` exponential
+        log-distance ratios is gamma-distributed; Levina & Bickel 2005),
+        about ``1.2 / sqrt(0.9 L)`` for ``"twonn"`` (censored exponential
+        log-ratios, widened for the ratios mutual neighbours share); see
+        :func:`~workbench.geometry.intrinsic.mle.levina_bickel_standard_error`
+        and :func:`~workbench.geometry.intrinsic.twonn.twonn_standard_error`.
+        It is the noise of one point's estimate, not of a mean over points:
+        neighbourhoods overlap, so those estimates are strongly correlated
+        (for the mean use :func:`~workbench.geometry.intrinsic.lid_profile`
+        with ``n_bootstrap``).
     knn_graph_ : KNNGraph
         The neighbours used, over the rows in ``distinct_rows_``; reusable
         for UMAP or neighbour panels.
@@ -329,6 +342,9 @@ class LocalIntrinsicDimension(BaseEstimator):
     >>> x = rng.uniform(size=(1500, 2)) @ rng.normal(size=(2, 50))  # a plane in 50-D
     >>> lid = LocalIntrinsicDimension(n_neighbors=64).fit(x).lid_
     >>> lid.shape, 1.6 < float(np.median(lid)) < 2.4
+    ((1500,), True)
+    >>> se = LocalIntrinsicDimension(n_neighbors=64).fit(x).lid_se_  # about 2 * 1.2 / sqrt(57)
+    >>> se.shape, 0.2 < float(np.median(se)) < 0.45
     ((1500,), True)
     """
 
@@ -385,7 +401,7 @@ class LocalIntrinsicDimension(BaseEstimator):
         x = as_chunked(X, "X") if is_chunked(X) else check_matrix(X, "X")
         self.n_features_in_ = x.shape[1]
         if self.estimator == "mle":
-            lid, graph, rows, n_duplicates, n_dropped = local_mle(
+            lid, errors, graph, rows, n_duplicates, n_dropped = local_mle(
                 x,
                 self.n_neighbors,
                 knn_graph=knn_graph,
@@ -396,7 +412,7 @@ class LocalIntrinsicDimension(BaseEstimator):
                 progress=self.progress,
             )
         else:
-            lid, graph, rows, n_duplicates, n_dropped = self._fit_twonn(x, knn_graph)
+            lid, errors, graph, rows, n_duplicates, n_dropped = self._fit_twonn(x, knn_graph)
         undefined = int(np.isnan(lid).sum())
         if undefined:
             warn(
@@ -404,13 +420,13 @@ class LocalIntrinsicDimension(BaseEstimator):
                 "neighbourhoods have fewer than 2 usable ratios, or all ratios are 1",
                 RuntimeWarning,
             )
-        self.lid_, self.knn_graph_, self.distinct_rows_ = lid, graph, rows
+        self.lid_, self.lid_se_, self.knn_graph_, self.distinct_rows_ = lid, errors, graph, rows
         self.n_duplicates_, self.n_dropped_ = n_duplicates, n_dropped
         return self
 
     def _fit_twonn(
         self, x: torch.Tensor, knn_graph: KNNGraph | None
-    ) -> tuple[np.ndarray, KNNGraph, np.ndarray, int, int]:
+    ) -> tuple[np.ndarray, np.ndarray, KNNGraph, np.ndarray, int, int]:
         if int(self.n_neighbors) < 3:
             raise ValueError(f"TwoNN inside a neighbourhood needs n_neighbors >= 3; got {self.n_neighbors}")
         kept = int(int(self.n_neighbors) * (1 - self.discard_fraction))
@@ -450,9 +466,16 @@ class LocalIntrinsicDimension(BaseEstimator):
         n_dropped = int(dropped.sum())
         report_dropped(n_dropped, graph.indices.numel(), policy=self.duplicates, what="neighbourhood members")
         values = dimension.numpy()
+        errors = twonn_standard_error(
+            values,
+            int(self.n_neighbors) - dropped,
+            discard_fraction=self.discard_fraction,
+            method=self.method,
+            cdf=self.cdf,
+        )
         if groups is None:
-            return values, graph, np.arange(x.shape[0]), 0, n_dropped
-        return values[groups.inverse], graph, groups.keep, groups.n_duplicates, n_dropped
+            return values, errors, graph, np.arange(x.shape[0]), 0, n_dropped
+        return values[groups.inverse], errors[groups.inverse], graph, groups.keep, groups.n_duplicates, n_dropped
 
     def fit_transform(self, X: Data, y: object = None, *, knn_graph: KNNGraph | None = None) -> np.ndarray:
         """Fit and return :attr:`lid_`, of shape (n_samples,)."""

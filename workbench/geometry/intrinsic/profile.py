@@ -7,6 +7,32 @@ row per layer (mean, median, spread), the curve "Less is More" (Ruppik et al.
 ``return_stack=True`` it also returns the stack with one meta column of
 per-point values per layer, ``lid_<layer>``, ready to colour a map by.
 
+With ``n_bootstrap`` and ``n_permutations`` every layer's mean LID also gets
+an interval and a null, in the columns every uncertainty-aware table of the
+workbench uses (:data:`~workbench.geometry.uncertainty.COLUMNS`):
+
+- **interval** (``ci_low``, ``ci_high``): from half-samples, not from
+  resampling per-point values. Per-point LIDs share most of their neighbours,
+  so resampling them as if independent gives intervals 4-12x too narrow
+  (measured: the mean LID of 700 Gaussian points in 5-D varies by 0.16-0.23
+  from one draw of the data to the next, a row bootstrap of the per-point
+  values says 0.02-0.04). Resampling rows *with* replacement is no way out:
+  the copies it makes have ``r1 = 0``, which TwoNN cannot use. So each
+  replicate re-estimates on a random half of the rows (or of the ``groups``)
+  without replacement; for a statistic whose variance falls like ``1 / n``,
+  the spread of half-sample estimates equals the spread of the full-sample
+  estimate (the delete-``n/2`` jackknife, Shao & Wu 1989). The replicates are
+  centred on the full-data value before the percentiles are taken, because a
+  half-sample sees coarser neighbourhoods and reads a slightly different
+  LID. Measured on Gaussian data the interval is conservative, about 1.3x
+  wider than the true spread.
+- **null** (``null_mean``, ``null_q95``, ``p_value``): the same estimate after
+  every feature column is permuted on its own, which keeps each coordinate's
+  distribution and destroys the joint structure (the manifold). The
+  ``p_value`` is one-sided, for the alternative that the layer's mean LID is
+  *lower* than this structureless baseline; ``null_q95`` is then the null's
+  5th percentile, the value a layer has to fall below.
+
 Columns rather than a dict of arrays, because the stack's meta is what every
 view of the workbench colours and filters by, and per-layer columns keep the
 values aligned with their rows whatever subset is taken later.
@@ -18,15 +44,18 @@ with the paper's sampling: a random subset of tokens, duplicates removed
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Collection, Sequence
 from typing import Any, Union
 
 import numpy as np
 import pandas as pd
+import torch
 
-from workbench._checks import layer_keys
+from workbench._checks import check_int, layer_keys
 from workbench.geometry.intrinsic.duplicates import unique_rows
 from workbench.geometry.intrinsic.local import LocalIntrinsicDimension
+from workbench.geometry.uncertainty import COLUMNS, _group_codes, estimate, permutations
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["lid_profile", "token_lid"]
@@ -57,6 +86,98 @@ def _summary(layer: LayerKey, lid: np.ndarray, n_duplicates: int) -> dict[str, A
     }
 
 
+def half_samples(n: int, n_samples: int, *, seed: int = 0, groups: np.ndarray | None = None) -> list[np.ndarray]:
+    """Random halves of ``range(n)``, drawn without replacement.
+
+    Parameters
+    ----------
+    n : int
+        Rows in the data.
+    n_samples : int
+        How many halves.
+    seed : int, default 0
+    groups : array-like of shape (n,), optional
+        Draw half of the groups and keep all their rows (resamples then
+        differ in length).
+
+    Returns
+    -------
+    list of ndarray of int64, each sorted, of length ``n // 2`` without groups
+
+    Examples
+    --------
+    >>> [len(h) for h in half_samples(9, 3)]
+    [4, 4, 4]
+    """
+    if groups is None:
+        return [np.sort(p[: n // 2].numpy()) for p in permutations(n, n_samples, seed=seed)]
+    codes, uniques = _group_codes(groups, n)
+    drawn = permutations(len(uniques), n_samples, seed=seed)[:, : len(uniques) // 2].numpy()
+    return [np.flatnonzero(np.isin(codes, half)) for half in drawn]
+
+
+def _permute_columns(vectors: torch.Tensor, seed: int) -> torch.Tensor:
+    """``vectors`` with every column shuffled on its own: the marginals stay, the joint structure goes."""
+    order = permutations(vectors.shape[0], vectors.shape[1], seed=seed, device=vectors.device)
+    return vectors.gather(0, order.T)
+
+
+def _mean_lid(vectors: torch.Tensor, n_neighbors: int, options: dict[str, Any]) -> float:
+    # replicates repeat the warnings (k against N, duplicates) the full fit already gave
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lid = LocalIntrinsicDimension(n_neighbors=n_neighbors, **options).fit(vectors).lid_
+    finite = lid[np.isfinite(lid)]
+    return float(finite.mean()) if len(finite) else np.nan
+
+
+def _uncertainty(
+    vectors: torch.Tensor,
+    value: float,
+    *,
+    n_neighbors: int,
+    options: dict[str, Any],
+    n_bootstrap: int,
+    n_permutations: int,
+    groups: np.ndarray | None,
+    seed: int,
+    level: float,
+) -> dict[str, float]:
+    """Half-sample interval and column-permutation null of one layer's mean LID."""
+    boot = None
+    if n_bootstrap:
+        halves = half_samples(len(vectors), n_bootstrap, seed=seed, groups=groups)
+        smallest = min(len(h) for h in halves)
+        if smallest <= n_neighbors:
+            raise ValueError(
+                f"n_bootstrap re-estimates on half of the rows{' (groups)' if groups is not None else ''}; a half "
+                f"of {smallest} rows cannot hold n_neighbors={n_neighbors} neighbours. Use a smaller "
+                "n_neighbors, more rows, or n_bootstrap=0"
+            )
+        replicates = np.array([_mean_lid(vectors[torch.as_tensor(h)], n_neighbors, options) for h in halves])
+        # centred on the full-data value: a half-sample reads coarser neighbourhoods
+        boot = value + replicates - np.nanmean(replicates)
+    null = None
+    if n_permutations:
+        seeds = np.random.SeedSequence(seed).generate_state(n_permutations)
+        null = [_mean_lid(_permute_columns(vectors, int(s)), n_neighbors, options) for s in seeds]
+    result = estimate(value, null=null, bootstrap=boot, level=level, alternative="less")
+    return {name: getattr(result, name) for name in COLUMNS}
+
+
+def _layer_groups(stack: LayerStack, groups: str | Sequence | np.ndarray | None) -> np.ndarray | None:
+    if groups is None:
+        return None
+    if isinstance(groups, str):
+        if groups not in stack.meta.columns:
+            raise KeyError(f"groups={groups!r} is not a meta column; the stack has {list(stack.meta.columns)}")
+        return stack.meta[groups].to_numpy()
+    values = np.asarray(groups, dtype=object)
+    if values.shape != (stack.n,):
+        raise ValueError(f"groups must hold one value per row of the stack ({stack.n}); got shape {values.shape}")
+    return values
+
+
 def lid_profile(
     stack: LayerStack | LatentSpace,
     *,
@@ -68,6 +189,10 @@ def lid_profile(
     seed: int = 0,
     return_stack: bool = False,
     progress: bool = True,
+    n_bootstrap: int = 0,
+    n_permutations: int = 0,
+    groups: str | Sequence | np.ndarray | None = None,
+    level: float = 0.95,
     **options: Any,
 ) -> pd.DataFrame | tuple[pd.DataFrame, LayerStack]:
     """Mean, median and spread of the local intrinsic dimension, layer by layer.
@@ -90,12 +215,26 @@ def lid_profile(
     max_points : int, optional
         Keep at most this many of the (sampled, deduplicated) rows.
     seed : int, default 0
-        Seed of the random draw.
+        Seed of the random draw, the half-samples and the permutations.
     return_stack : bool, default False
         Also return ``stack`` with a meta column ``lid_<layer>`` per layer
         (NaN for rows not estimated).
     progress : bool, default True
         A progress bar over layers.
+    n_bootstrap : int, default 0
+        Half-samples for the interval of each layer's mean (``ci_low``,
+        ``ci_high``; see the module's notes for why halves). Each costs one
+        estimate on half the rows; 50-200 is usual.
+    n_permutations : int, default 0
+        Column-permuted copies of each layer for the null (``null_mean``,
+        ``null_q95``, ``p_value`` for "the mean LID is lower than without
+        structure"). Each costs one estimate on all the rows; with ``n``
+        permutations the smallest p-value is ``1 / (n + 1)``.
+    groups : str, or array-like of shape (n_samples,), optional
+        Meta column (or values) of rows that are not independent, e.g. the
+        sentence a token comes from; the half-samples then draw whole groups.
+    level : float, default 0.95
+        Coverage of the interval.
     **options
         Passed to :class:`LocalIntrinsicDimension` (``estimator``,
         ``discard_fraction``, ``duplicates``, ``device``...).
@@ -106,7 +245,10 @@ def lid_profile(
         Columns ``layer``, ``mean``, ``median``, ``std`` (over points with a
         defined estimate), ``n`` (how many) and ``n_duplicates`` (rows that
         repeat another: removed by ``dedupe`` among the sampled rows, or
-        merged by the estimator).
+        merged by the estimator). With ``n_bootstrap`` or
+        ``n_permutations``, also ``ci_low``, ``ci_high``, ``null_mean``,
+        ``null_q95``, ``p_value`` (NaN for the part not asked for),
+        ``n_bootstrap`` and ``n_permutations``.
     stack : LayerStack, only with ``return_stack=True``
 
     Examples
@@ -119,6 +261,9 @@ def lid_profile(
     >>> profile = lid_profile(stack, n_neighbors=50, progress=False)
     >>> profile["layer"].tolist(), bool(profile["mean"][0] < profile["mean"][1])
     ([0, 1], True)
+    >>> tested = lid_profile(stack, n_neighbors=50, layers=[0], n_bootstrap=20, n_permutations=9, progress=False)
+    >>> bool(tested["ci_low"][0] < tested["mean"][0] < tested["ci_high"][0]), float(tested["p_value"][0])
+    (True, 0.1)
     """
     stack = _as_stack(stack)
     keys = layer_keys(layers, stack.layers)  # a string is one key, never its characters
@@ -129,6 +274,9 @@ def lid_profile(
         rows = np.random.default_rng(seed).permutation(stack.n)[: int(sample)]
     if max_points is not None and max_points < 1:
         raise ValueError(f"max_points must be positive; got {max_points}")
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=0)
+    group_values = _layer_groups(stack, groups)
     summaries, columns = [], {}
     iterator = keys
     if progress and len(keys) > 1:
@@ -148,7 +296,27 @@ def lid_profile(
             lid = estimator.fit(vectors[used]).lid_
         except ValueError as exc:
             raise ValueError(f"layer {key!r}: {exc}") from exc
-        summaries.append(_summary(key, lid, removed + estimator.n_duplicates_))
+        summary = _summary(key, lid, removed + estimator.n_duplicates_)
+        if n_bootstrap or n_permutations:
+            try:
+                summary.update(
+                    _uncertainty(
+                        vectors[used],
+                        summary["mean"],
+                        n_neighbors=n_neighbors,
+                        options=options,
+                        n_bootstrap=n_bootstrap,
+                        n_permutations=n_permutations,
+                        groups=None if group_values is None else group_values[used],
+                        seed=seed,
+                        level=level,
+                    ),
+                    n_bootstrap=n_bootstrap,
+                    n_permutations=n_permutations,
+                )
+            except ValueError as exc:
+                raise ValueError(f"layer {key!r}: {exc}") from exc
+        summaries.append(summary)
         column = np.full(stack.n, np.nan)
         column[used] = lid
         columns[f"lid_{key}"] = column
@@ -195,7 +363,9 @@ def token_lid(
     skip_tokens : collection of str
         Token strings to leave out (e.g. ``{"[CLS]", "[SEP]", "[PAD]"}``).
     n_neighbors, layers, seed, return_stack, progress, **options
-        As in :func:`lid_profile`.
+        As in :func:`lid_profile`, including its interval and null
+        (``n_bootstrap``, ``n_permutations``; pass ``groups="sample_id"``
+        so that half-samples draw whole sentences).
 
     Returns
     -------
