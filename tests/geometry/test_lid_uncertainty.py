@@ -10,7 +10,8 @@ import torch
 from workbench import LayerStack
 from workbench.geometry.intrinsic import LocalIntrinsicDimension, TwoNN, lid_profile, token_lid
 from workbench.geometry.intrinsic.mle import levina_bickel, levina_bickel_standard_error
-from workbench.geometry.intrinsic.profile import _permute_columns, half_samples
+from workbench.geometry.intrinsic.profile import _permute_columns
+from workbench.geometry.uncertainty import half_samples
 from workbench.geometry.intrinsic.twonn import DEPENDENCE_FACTOR, twonn_dimension, twonn_standard_error
 from workbench.geometry.uncertainty import COLUMNS
 

@@ -35,6 +35,7 @@ __all__ = [
     "bootstrap_indices",
     "bootstrap_interval",
     "estimate",
+    "half_samples",
     "permutation_p_value",
     "permutations",
 ]
@@ -172,6 +173,41 @@ def bootstrap_indices(
     members = [torch.as_tensor(np.flatnonzero(codes == g), device=device) for g in range(len(uniques))]
     draws = torch.randint(0, len(members), (n_bootstrap, len(members)), generator=generator, device=device)
     return [torch.cat([members[g] for g in row.tolist()]) for row in draws]
+
+
+def half_samples(n: int, n_samples: int, *, seed: int = 0, groups: np.ndarray | None = None) -> list[np.ndarray]:
+    """Random halves of ``range(n)``, drawn without replacement.
+
+    Parameters
+    ----------
+    n : int
+        Rows in the data.
+    n_samples : int
+        How many halves.
+    seed : int, default 0
+    groups : array-like of shape (n,), optional
+        Draw half of the groups and keep all their rows (resamples then
+        differ in length).
+
+    Used where a resample with repeated rows would be wrong (a repeated row
+    is its own nearest neighbour, so LID and kNN measures break): the spread
+    over halves, centred on the full-data value, gives a conservative
+    interval (:func:`workbench.geometry.intrinsic.lid_profile`).
+
+    Returns
+    -------
+    list of ndarray of int64, each sorted, of length ``n // 2`` without groups
+
+    Examples
+    --------
+    >>> [len(h) for h in half_samples(9, 3)]
+    [4, 4, 4]
+    """
+    if groups is None:
+        return [np.sort(p[: n // 2].numpy()) for p in permutations(n, n_samples, seed=seed)]
+    codes, uniques = _group_codes(groups, n)
+    drawn = permutations(len(uniques), n_samples, seed=seed)[:, : len(uniques) // 2].numpy()
+    return [np.flatnonzero(np.isin(codes, half)) for half in drawn]
 
 
 def _group_codes(groups: Sequence | np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

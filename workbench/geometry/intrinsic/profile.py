@@ -55,7 +55,7 @@ import torch
 from workbench._checks import check_int, layer_keys
 from workbench.geometry.intrinsic.duplicates import unique_rows
 from workbench.geometry.intrinsic.local import LocalIntrinsicDimension
-from workbench.geometry.uncertainty import COLUMNS, _group_codes, estimate, permutations
+from workbench.geometry.uncertainty import COLUMNS, estimate, half_samples, permutations
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["lid_profile", "token_lid"]
@@ -84,36 +84,6 @@ def _summary(layer: LayerKey, lid: np.ndarray, n_duplicates: int) -> dict[str, A
         "n": int(len(finite)),
         "n_duplicates": int(n_duplicates),
     }
-
-
-def half_samples(n: int, n_samples: int, *, seed: int = 0, groups: np.ndarray | None = None) -> list[np.ndarray]:
-    """Random halves of ``range(n)``, drawn without replacement.
-
-    Parameters
-    ----------
-    n : int
-        Rows in the data.
-    n_samples : int
-        How many halves.
-    seed : int, default 0
-    groups : array-like of shape (n,), optional
-        Draw half of the groups and keep all their rows (resamples then
-        differ in length).
-
-    Returns
-    -------
-    list of ndarray of int64, each sorted, of length ``n // 2`` without groups
-
-    Examples
-    --------
-    >>> [len(h) for h in half_samples(9, 3)]
-    [4, 4, 4]
-    """
-    if groups is None:
-        return [np.sort(p[: n // 2].numpy()) for p in permutations(n, n_samples, seed=seed)]
-    codes, uniques = _group_codes(groups, n)
-    drawn = permutations(len(uniques), n_samples, seed=seed)[:, : len(uniques) // 2].numpy()
-    return [np.flatnonzero(np.isin(codes, half)) for half in drawn]
 
 
 def _permute_columns(vectors: torch.Tensor, seed: int) -> torch.Tensor:
