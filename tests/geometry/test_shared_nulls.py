@@ -115,11 +115,13 @@ def test_a_relative_view_that_loses_to_the_absolute_spaces_is_warned_about():
     x = anisotropic()
     pair = spaces(x, x + 0.05 * rng.normal(size=x.shape))  # the coordinates already agree
     view = shared_view(pair, anchors=list(range(3)), center=False)  # three uncentred anchors keep little
-    with pytest.warns(UserWarning, match=r"less than the absolute spaces did \(mrr 0\.\d+ relative vs (0\.9\d+|1\.000) absolute") as caught:
+    with pytest.warns(UserWarning, match=r"less than the absolute spaces did \(jaccard 0\.\d+ relative vs 0\.\d+ absolute") as caught:
         table = view.summary(k=5)
     message = str(caught[0].message)
     assert "center=True" in message and "more anchors (e.g. 6)" in message and "fps" in message
     assert set(table["view"]) == {"relative", "procrustes", "absolute"}
+    jaccard = table.groupby("view")["jaccard"].mean()
+    assert jaccard["absolute"] > jaccard["relative"] + 0.1
     assert table.loc[table["view"] == "absolute", "mrr"].min() > 0.9
 
 
@@ -133,6 +135,6 @@ def test_a_relative_view_that_recovers_the_shared_geometry_stays_quiet():
         table = view.summary(k=5, n_permutations=19, n_bootstrap=19)
     mrr = table[table["measure"] == "mrr"].groupby("view")["value"].mean()
     assert mrr["relative"] > 0.9 > 0.2 > mrr["absolute"]
-    assert set(table["measure"]) == {"top1", "top5", "mrr", "agreement"}
+    assert set(table["measure"]) == {"top1", "top5", "mrr", "agreement", "jaccard"}
     relative_mrr = table[(table["view"] == "relative") & (table["measure"] == "mrr")]
     assert np.allclose(relative_mrr["p_value"], 1 / 20)  # beats all 19 broken pairings

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from workbench._checks import warn
+from workbench.geometry.compare import compare
 from workbench.geometry.relative.anchors import select_anchors
 from workbench.geometry.relative.cross_modal import (
     _Nulls,
@@ -43,6 +44,7 @@ from workbench.geometry.relative.cross_modal import (
 )
 from workbench.geometry.relative.pairs import SpacePairs, match_spaces
 from workbench.geometry.relative.projection import RelativeProjection, jsonable
+from workbench.geometry.uncertainty import COLUMNS
 from workbench.space import LatentSpace
 
 __all__ = ["SharedView", "shared_view", "match_spaces", "center_by", "cross_modal_retrieval", "emotion_agreement"]
@@ -175,16 +177,25 @@ class SharedView(Mapping):
         rotated onto the target's, fitted on the anchor pairs: the same
         supervision the relative view has) and, when every space has the
         same width, ``"absolute"`` (the coordinates as they are: two layers
-        of one model, or two seeds). A UserWarning names both numbers and
-        the settings to try when the relative view retrieves counterparts
-        or agrees on labels less than the absolute spaces did (``"absolute"``
-        when there, else ``"procrustes"``; mean over the pairs, by more than
-        :data:`WORSE_BY`).
+        of one model, or two seeds).
+
+        A UserWarning names both numbers and the settings to try when the
+        relative view agrees with its partner less than the absolute spaces
+        did (``"absolute"`` when there, else ``"procrustes"``; mean over the
+        pairs, lower by more than :data:`WORSE_BY`) on Jaccard@k -- the
+        relreps measure the defaults of
+        :class:`~workbench.geometry.relative.RelativeProjection` were chosen
+        by -- or on label agreement. Counterpart retrieval is left out of
+        that test: a residual stream keeps two layers' coordinates so close
+        that the raw vectors find their counterparts almost always, which
+        no relative view on a hundred anchors matches, though its
+        neighbourhoods agree better.
 
         Parameters
         ----------
         label, k, ks, device
-            As in :meth:`agreement` and :meth:`retrieval`.
+            As in :meth:`agreement` and :meth:`retrieval`; ``k`` is also the
+            neighbourhood of Jaccard@k.
         n_permutations, n_bootstrap, seed, level, groups
             As in :func:`cross_modal_retrieval`.
 
@@ -192,11 +203,14 @@ class SharedView(Mapping):
         -------
         DataFrame
             One row per view and (query, target) pair: top-k retrieval, MRR,
-            emotion agreement and their chance levels. With nulls or
-            intervals: one row per view, (query, target) and measure
-            (``top{k}``, ``mrr``, ``agreement``), columns ``value``,
-            ``ci_low``, ``ci_high``, ``null_mean``, ``null_q95``,
-            ``p_value``, ``chance``.
+            emotion agreement and their chance levels, and ``jaccard``
+            (:func:`~workbench.geometry.compare.compare`'s Jaccard@k: the
+            query's k nearest targets against the counterpart's own). With
+            nulls or intervals: one row per view, (query, target) and
+            measure (``top{k}``, ``mrr``, ``agreement``, ``jaccard``),
+            columns ``value``, ``ci_low``, ``ci_high``, ``null_mean``,
+            ``null_q95``, ``p_value``, ``chance`` (NaN for ``jaccard``,
+            which has no null here).
         """
         views = {
             "relative": SpacePairs(self._relative, self.anchors, None, None),
@@ -209,12 +223,17 @@ class SharedView(Mapping):
         for view, pairs in views.items():
             retrieval = retrieval_table(pairs, ks, device, nulls)
             agreement = agreement_table(pairs, label, k, device, nulls)
+            jaccard = {(a, b): _jaccard(pairs, a, b, k, device) for a, b in pairs.keys(include_self=False)}
             if nulls.asked:
-                frame = pd.concat([retrieval, agreement[agreement["query"] != agreement["target"]]])
+                overlap = retrieval[retrieval["measure"] == "mrr"].assign(measure="jaccard", value=jaccard.values())
+                overlap[[*COLUMNS, "chance"]] = np.nan
+                overlap[["n_permutations", "n_bootstrap"]] = 0
+                frame = pd.concat([retrieval, agreement[agreement["query"] != agreement["target"]], overlap])
             else:
                 frame = retrieval
                 frame["agreement"] = [agreement.loc[a, b] for a, b in zip(frame["query"], frame["target"])]
                 frame["chance_agreement"] = agreement.attrs["chance"]
+                frame["jaccard"] = jaccard.values()
             frame.insert(0, "view", view)
             frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
@@ -222,15 +241,16 @@ class SharedView(Mapping):
         return table
 
     def _warn_if_relative_lost(self, table: pd.DataFrame, baseline: str, long: bool) -> None:
-        """Warn when the relative view scores below ``baseline`` on the MRR or on label agreement."""
+        """Warn when the relative view scores below ``baseline`` on Jaccard@k or on label agreement."""
+        measures = ["jaccard", "agreement"]
         if long:
-            means = table[table["measure"].isin(["mrr", "agreement"])].groupby(["view", "measure"])["value"].mean()
+            means = table[table["measure"].isin(measures)].groupby(["view", "measure"])["value"].mean()
             means = means.unstack("measure")
         else:
-            means = table.groupby("view")[["mrr", "agreement"]].mean()
+            means = table.groupby("view")[measures].mean()
         lost = [
             f"{measure} {means.loc['relative', measure]:.3f} relative vs {means.loc[baseline, measure]:.3f} {baseline}"
-            for measure in ("mrr", "agreement")
+            for measure in measures
             if means.loc["relative", measure] < means.loc[baseline, measure] - WORSE_BY
         ]
         if lost:
@@ -244,6 +264,11 @@ class SharedView(Mapping):
         hints = ([] if settings["center"] else ["center=True"]) + [f"more anchors (e.g. {2 * len(self.anchors)})",
                                                                      "anchors chosen with strategy='fps'"]
         return f"Try {', '.join(hints)} ({now})."
+
+
+def _jaccard(pairs: SpacePairs, a: str, b: str, k: int, device: str | torch.device) -> float:
+    """compare's Jaccard@k of ``a`` queried among ``b`` (rotated first when the pairs are aligned)."""
+    return float(compare(pairs.queries(a, b), pairs.evaluated[b].vectors, k=k, metrics=["jaccard"], device=device)["jaccard"])
 
 
 def shared_view(
