@@ -49,10 +49,16 @@ import torch
 from workbench._checks import check_int
 from workbench.device import chunk_rows, compute_dtype, resolve_device
 from workbench.geometry.relative.pairs import SpacePairs
-from workbench.geometry.uncertainty import COLUMNS, bootstrap_indices, estimate, permutations
+from workbench.geometry.uncertainty import (
+    COLUMNS,
+    bootstrap_indices,
+    estimate,
+    permutations,
+)
 from workbench.space import LatentSpace
 
-__all__ = ["cross_modal_retrieval", "emotion_agreement", "retrieval_table", "agreement_table", "UNCERTAIN_COLUMNS"]
+__all__ = ["cross_modal_retrieval", "emotion_agreement", "UNCERTAIN_COLUMNS"]
+# NullOptions, retrieval_table and agreement_table are shared with SharedView.summary, not public API
 
 #: the columns of a table with intervals and nulls, one row per (query, target, measure)
 UNCERTAIN_COLUMNS = ("query", "target", "measure", "value", *COLUMNS, "chance", "n", "n_permutations", "n_bootstrap")
@@ -132,7 +138,7 @@ def cross_modal_retrieval(
     ('top1', 0.01)
     """
     return retrieval_table(SpacePairs(spaces, exclude, align, fit_on), ks, device,
-                           _Nulls(n_permutations, n_bootstrap, seed, level, groups))
+                           NullOptions(n_permutations, n_bootstrap, seed, level, groups))
 
 
 def emotion_agreement(
@@ -190,7 +196,7 @@ def emotion_agreement(
     1.0
     """
     return agreement_table(SpacePairs(spaces, exclude, align, fit_on), label, k, device,
-                           _Nulls(n_permutations, n_bootstrap, seed, level, groups))
+                           NullOptions(n_permutations, n_bootstrap, seed, level, groups))
 
 
 # ----------------------------------------------------------------------------
@@ -199,8 +205,8 @@ def emotion_agreement(
 
 
 @dataclass(frozen=True)
-class _Nulls:
-    """What the caller asked for beyond the plain values."""
+class NullOptions:
+    """What the caller asked for beyond the plain values: permutations, resamples, seed, level, groups."""
 
     n_permutations: int = 0
     n_bootstrap: int = 0
@@ -231,8 +237,12 @@ class _Nulls:
 
 
 def retrieval_table(pairs: SpacePairs, ks: Sequence[int], device: str | torch.device,
-                    nulls: _Nulls = _Nulls()) -> pd.DataFrame:
-    """Retrieval of every ordered pair of ``pairs``: wide without nulls, long with them."""
+                    nulls: NullOptions = NullOptions()) -> pd.DataFrame:
+    """Retrieval of every ordered pair of ``pairs``: wide without nulls, long with them.
+
+    The table behind :func:`cross_modal_retrieval` and :meth:`SharedView.summary`, which hands
+    each view's :class:`SpacePairs` in turn so the rotations of one view are fitted once.
+    """
     ks = [check_int(k, "ks", minimum=1) for k in ks]
     where = resolve_device(device)
     n = next(iter(pairs.evaluated.values())).n
@@ -252,8 +262,11 @@ def retrieval_table(pairs: SpacePairs, ks: Sequence[int], device: str | torch.de
 
 
 def agreement_table(pairs: SpacePairs, label: str, k: int, device: str | torch.device,
-                    nulls: _Nulls = _Nulls()) -> pd.DataFrame:
-    """Label agreement of every ordered pair (diagonal included): matrix without nulls, long with them."""
+                    nulls: NullOptions = NullOptions()) -> pd.DataFrame:
+    """Label agreement of every ordered pair (diagonal included): matrix without nulls, long with them.
+
+    The table behind :func:`emotion_agreement` and :meth:`SharedView.summary`.
+    """
     k = check_int(k, "k", minimum=1)
     where = resolve_device(device)
     first = next(iter(pairs.evaluated.values()))
@@ -281,7 +294,7 @@ def agreement_table(pairs: SpacePairs, label: str, k: int, device: str | torch.d
 
 
 def _row(a: str, b: str, measure: str, per_row: torch.Tensor, chance: float,
-         resamples: list[torch.Tensor] | None, nulls: _Nulls) -> dict:
+         resamples: list[torch.Tensor] | None, nulls: NullOptions) -> dict:
     """One line of an uncertainty table from per-row values: row 0 observed, rows 1.. the null."""
     observed = per_row[0]
     null = per_row[1:].mean(dim=1) if nulls.n_permutations else None

@@ -36,7 +36,7 @@ from workbench._checks import warn
 from workbench.geometry.compare import compare
 from workbench.geometry.relative.anchors import select_anchors
 from workbench.geometry.relative.cross_modal import (
-    _Nulls,
+    NullOptions,
     agreement_table,
     cross_modal_retrieval,
     emotion_agreement,
@@ -218,7 +218,7 @@ class SharedView(Mapping):
         }
         if len({space.dim for space in self.absolute.values()}) == 1:
             views["absolute"] = SpacePairs(self.absolute, self.anchors, None, None)
-        nulls = _Nulls(n_permutations, n_bootstrap, seed, level, groups)
+        nulls = NullOptions(n_permutations, n_bootstrap, seed, level, groups)
         frames = []
         for view, pairs in views.items():
             retrieval = retrieval_table(pairs, ks, device, nulls)
