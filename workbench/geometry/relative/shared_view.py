@@ -225,7 +225,7 @@ class SharedView(Mapping):
             agreement = agreement_table(pairs, label, k, device, nulls)
             jaccard = {(a, b): _jaccard(pairs, a, b, k, device) for a, b in pairs.keys(include_self=False)}
             if nulls.asked:
-                overlap = retrieval[retrieval["measure"] == "mrr"].assign(measure="jaccard", value=jaccard.values())
+                overlap = retrieval[retrieval["measure"] == "mrr"].assign(measure="jaccard", value=list(jaccard.values()))
                 overlap[[*COLUMNS, "chance"]] = np.nan
                 overlap[["n_permutations", "n_bootstrap"]] = 0
                 frame = pd.concat([retrieval, agreement[agreement["query"] != agreement["target"]], overlap])
@@ -233,7 +233,7 @@ class SharedView(Mapping):
                 frame = retrieval
                 frame["agreement"] = [agreement.loc[a, b] for a, b in zip(frame["query"], frame["target"])]
                 frame["chance_agreement"] = agreement.attrs["chance"]
-                frame["jaccard"] = jaccard.values()
+                frame["jaccard"] = list(jaccard.values())
             frame.insert(0, "view", view)
             frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
