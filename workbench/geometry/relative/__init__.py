@@ -4,6 +4,8 @@
 - :mod:`.projection`: :class:`RelativeProjection`, similarities to the anchors.
 - :mod:`.procrustes`: :class:`Procrustes`, the one orthogonal alignment.
 - :mod:`.stitching`: :func:`stitch`, a classifier trained in one space, used in another.
+- :mod:`.pairs`: which rows of several spaces are compared (matched by id, anchors left out).
+- :mod:`.cross_modal`: cross-modal retrieval and label agreement, with intervals and nulls.
 - :mod:`.shared_view`: :func:`shared_view`, several modalities in one relative space.
 """
 

@@ -9,69 +9,49 @@ everywhere: "how much like anchor ``j`` is this item" (Moschella et al.,
 ICLR 2023). No training, no paired fitting beyond choosing the anchors.
 
 :func:`shared_view` builds that view with
-:class:`~workbench.geometry.relative.RelativeProjection`. Two numbers say how
-shared it is (:func:`cross_modal_retrieval`, :func:`emotion_agreement`):
-
-- **cross-modal retrieval**: does item ``i``'s speech vector find item ``i``'s
-  text vector among its nearest neighbours in the other modality's space?
-  Chance is ``k / n``.
-- **emotion agreement**: of item ``i``'s ``k`` nearest items *in the other
-  modality* (``i``'s own counterpart left out), the share with ``i``'s
-  emotion. It asks for less than retrieval: that the modalities sort items by
-  emotion alike, even when they cannot tell two sentences of one emotion
-  apart. Chance is the share of each item's own class among the other
-  items (about 1/7 for seven balanced emotions).
-
-Anchors are left out of both measures: an anchor's relative vector has its
-own coordinate at 1 in every modality, so it would find itself for free.
+:class:`~workbench.geometry.relative.RelativeProjection`; how shared it is
+comes from :mod:`.cross_modal` (cross-modal retrieval, label agreement, with
+their intervals and nulls), re-exported here.
 
 Absolute spaces of different widths cannot be compared coordinate by
 coordinate at all; ``align="procrustes"`` rotates the query modality onto
 the other with :class:`~workbench.geometry.relative.procrustes.Procrustes`, fitted on the
 anchor pairs only, so relative and absolute views are judged on the same
-supervision.
+supervision. :meth:`SharedView.summary` sets the relative view against that
+baseline (and against the raw absolute spaces when their widths agree), and
+warns when the relative view agrees *less* than the absolute one did: with
+unlucky settings (no centring, few or random anchors on an anisotropic
+space) a relative projection can lose what the coordinates already shared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import product
 
 import numpy as np
 import pandas as pd
 import torch
 
-from workbench.geometry.neighbors import knn
+from workbench._checks import warn
+from workbench.geometry.compare import compare
 from workbench.geometry.relative.anchors import select_anchors
-from workbench.geometry.relative.procrustes import Procrustes
+from workbench.geometry.relative.cross_modal import (
+    NullOptions,
+    agreement_table,
+    cross_modal_retrieval,
+    emotion_agreement,
+    retrieval_table,
+)
+from workbench.geometry.relative.pairs import SpacePairs, match_spaces
 from workbench.geometry.relative.projection import RelativeProjection, jsonable
+from workbench.geometry.uncertainty import COLUMNS
 from workbench.space import LatentSpace
 
 __all__ = ["SharedView", "shared_view", "match_spaces", "center_by", "cross_modal_retrieval", "emotion_agreement"]
 
-
-def match_spaces(spaces: Mapping[str, LatentSpace]) -> dict[str, LatentSpace]:
-    """The rows every space holds, matched by ``id``, in the first space's order.
-
-    Raises
-    ------
-    TypeError, ValueError
-        When a value is not a LatentSpace, or the spaces share no id.
-    """
-    if not isinstance(spaces, Mapping) or len(spaces) < 2:
-        raise ValueError("pass at least two spaces as a mapping, e.g. {'text': space_t, 'speech': space_s}")
-    for key, space in spaces.items():
-        if not isinstance(space, LatentSpace):
-            raise TypeError(f"spaces[{key!r}] must be a LatentSpace (ids pair the modalities); got {type(space).__name__}")
-    first = next(iter(spaces.values()))
-    shared = pd.Index(first.ids)
-    for space in spaces.values():
-        shared = shared.intersection(pd.Index(space.ids), sort=False)
-    if len(shared) == 0:
-        names = {key: space.ids[:3].tolist() for key, space in spaces.items()}
-        raise ValueError(f"the spaces share no ids (first ids: {names}); parallel data needs one id per item in all")
-    order = first.ids[pd.Index(first.ids).isin(shared)]
-    return {key: space.take(space.index_of(order)) for key, space in spaces.items()}
+#: relative below absolute by more than this (on a 0-1 measure) is reported; smaller gaps are noise at
+#: the sizes of a notebook (a few hundred items)
+WORSE_BY = 0.01
 
 
 def center_by(space: LatentSpace, column: str) -> LatentSpace:
@@ -113,199 +93,6 @@ def center_by(space: LatentSpace, column: str) -> LatentSpace:
     return space.with_vectors(centred, name=f"{space.name} − {column}", provenance=provenance)
 
 
-def _anchor_ids(spaces: Mapping[str, LatentSpace]) -> np.ndarray | None:
-    """Anchor ids recorded by RelativeProjection, when every space has the same ones."""
-    recorded = [space.provenance.get("relative", {}).get("anchors") for space in spaces.values()]
-    if recorded[0] is None or any(r != recorded[0] for r in recorded):
-        return None
-    return np.asarray(recorded[0], dtype=object)
-
-
-def _evaluation_rows(spaces: dict[str, LatentSpace], exclude: Sequence | None) -> dict[str, LatentSpace]:
-    if exclude is None:
-        exclude = _anchor_ids(spaces)
-    if exclude is None or len(exclude) == 0:
-        return spaces
-    first = next(iter(spaces.values()))
-    keep = ~pd.Index(first.ids).isin(pd.Index(list(exclude)))
-    if keep.sum() < 2:
-        raise ValueError("fewer than two items are left once the anchors are excluded; use fewer anchors")
-    return {key: space.take(np.flatnonzero(keep)) for key, space in spaces.items()}
-
-
-class _Pairs:
-    """The spaces of a comparison: matched by id, anchors left out, query vectors per pair."""
-
-    def __init__(self, spaces: Mapping[str, LatentSpace], exclude: Sequence | None,
-                 align: str | None, fit_on: Sequence | None) -> None:
-        if align not in (None, "procrustes"):
-            raise ValueError(f"align must be None or 'procrustes'; got {align!r}")
-        self.full = match_spaces(spaces)
-        if align is not None and fit_on is None:
-            fit_on = _anchor_ids(self.full)
-            if fit_on is None:
-                raise ValueError("align='procrustes' needs fit_on= (the ids of the pairs the rotation is fitted on)")
-        self.align, self.fit_on = align, fit_on
-        self.evaluated = _evaluation_rows(self.full, fit_on if exclude is None and align else exclude)
-        self._queries: dict[tuple[str, str], torch.Tensor] = {}
-
-    def keys(self, *, include_self: bool) -> Iterator[tuple[str, str]]:
-        for a, b in product(self.evaluated, repeat=2):
-            if a != b or include_self:
-                yield a, b
-
-    def queries(self, a: str, b: str) -> torch.Tensor:
-        """Modality ``a``'s evaluated vectors, in modality ``b``'s coordinates."""
-        source, target = self.evaluated[a], self.evaluated[b]
-        if a == b or self.align is None:
-            if source.dim != target.dim:
-                raise ValueError(
-                    f"{a!r} (width {source.dim}) and {b!r} (width {target.dim}) cannot be compared coordinate "
-                    "by coordinate; use shared_view(...) for relative spaces, or align='procrustes'"
-                )
-            return source.vectors
-        if (a, b) not in self._queries:  # one rotation per ordered pair, shared by every measure
-            rotation = Procrustes().fit(self.full[a], self.full[b], ids=self.fit_on)
-            self._queries[a, b] = rotation.transform(source.vectors)
-        return self._queries[a, b]
-
-
-def cross_modal_retrieval(
-    spaces: Mapping[str, LatentSpace],
-    *,
-    ks: Sequence[int] = (1, 5),
-    exclude: Sequence | None = None,
-    align: str | None = None,
-    fit_on: Sequence | None = None,
-    device: str | torch.device = "auto",
-) -> pd.DataFrame:
-    """Does item ``i`` of one modality find item ``i`` of another among its nearest neighbours?
-
-    For every ordered pair of modalities (query, target), each item's query
-    vector searches the target modality's vectors by cosine distance.
-
-    Parameters
-    ----------
-    spaces : mapping of str to LatentSpace
-        One space per modality, paired by ``id`` (e.g. a :class:`SharedView`).
-    ks : sequence of int
-        Report top-k accuracy for each k.
-    exclude : sequence of ids, optional
-        Items left out of queries and candidates. Default: the anchors, when
-        the spaces are relative projections on the same anchors (or
-        ``fit_on`` with ``align``).
-    align : {None, "procrustes"}
-        None compares coordinates as they are (relative spaces, or absolute
-        ones of one width); "procrustes" first rotates the query space onto
-        the target space, fitted on the ``fit_on`` pairs.
-    fit_on : sequence of ids, optional
-        The pairs Procrustes is fitted on (typically the anchors).
-    device : {"auto", "cpu", "cuda", ...}
-
-    Returns
-    -------
-    DataFrame
-        One row per (query, target) pair with ``top{k}`` for each k, ``mrr``
-        (mean reciprocal rank of the counterpart over all candidates),
-        ``n`` (items searched) and ``chance_top{k}`` = k / n.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> x = np.random.default_rng(0).normal(size=(30, 4))
-    >>> meta = pd.DataFrame({"id": range(30)})
-    >>> a, b = LatentSpace(x, meta), LatentSpace(x @ np.diag([1, 2, 3, 4]), meta)
-    >>> float(cross_modal_retrieval({"a": a, "b": a}).loc[0, "top1"])
-    1.0
-    """
-    return _retrieval_table(_Pairs(spaces, exclude, align, fit_on), ks, device)
-
-
-def _retrieval_table(pairs: _Pairs, ks: Sequence[int], device: str | torch.device) -> pd.DataFrame:
-    rows = []
-    for a, b in pairs.keys(include_self=False):
-        target = pairs.evaluated[b]
-        n = target.n
-        ranking = knn(target.vectors, n, metric="cosine", queries=pairs.queries(a, b), device=device).indices.cpu()
-        rank = (ranking == torch.arange(n)[:, None]).float().argmax(dim=1) + 1  # 1 = found first
-        row = {"query": a, "target": b, "n": n}
-        for k in ks:
-            row[f"top{k}"] = float((rank <= k).float().mean())
-        row["mrr"] = float((1.0 / rank.float()).mean())
-        for k in ks:
-            row[f"chance_top{k}"] = min(k / n, 1.0)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def emotion_agreement(
-    spaces: Mapping[str, LatentSpace],
-    *,
-    label: str = "emotion",
-    k: int = 10,
-    exclude: Sequence | None = None,
-    align: str | None = None,
-    fit_on: Sequence | None = None,
-    device: str | torch.device = "auto",
-) -> pd.DataFrame:
-    """How often an item's nearest items *in another modality* share its label.
-
-    Parameters
-    ----------
-    spaces : mapping of str to LatentSpace
-        One space per modality, paired by ``id``; ``label`` is read from the
-        first space's meta (parallel items share it).
-    label : str
-        Meta column, default ``"emotion"``.
-    k : int
-        Neighbours per item. The item's own counterpart is left out, so the
-        measure does not just repeat :func:`cross_modal_retrieval`.
-    exclude, align, fit_on, device
-        As in :func:`cross_modal_retrieval`.
-
-    Returns
-    -------
-    DataFrame of shape (n_modalities, n_modalities)
-        Rows are query modalities, columns target modalities; the diagonal is
-        the ordinary within-modality k-NN label agreement. ``.attrs["chance"]``
-        holds the agreement of random neighbours (the mean over items of the
-        share of *other* items with the item's label).
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> x = np.repeat(np.eye(3), 5, axis=0) + 0.01 * np.random.default_rng(0).normal(size=(15, 3))
-    >>> meta = pd.DataFrame({"id": range(15), "emotion": np.repeat(["joy", "fear", "anger"], 5)})
-    >>> table = emotion_agreement({"a": LatentSpace(x, meta), "b": LatentSpace(2 * x, meta)}, k=3)
-    >>> float(table.to_numpy().min())
-    1.0
-    """
-    return _agreement_table(_Pairs(spaces, exclude, align, fit_on), label, k, device)
-
-
-def _agreement_table(pairs: _Pairs, label: str, k: int, device: str | torch.device) -> pd.DataFrame:
-    labels = next(iter(pairs.evaluated.values())).labels(label)
-    codes = torch.as_tensor(pd.factorize(labels)[0])
-    n = len(codes)
-    if k + 1 > n:
-        raise ValueError(f"k={k} needs more than {k + 1} items; there are {n}")
-    same = codes[:, None] == codes[None, :]
-    table = pd.DataFrame(index=list(pairs.evaluated), columns=list(pairs.evaluated), dtype=float)
-    for a, b in pairs.keys(include_self=True):
-        # k + 1 neighbours, then the item's own counterpart (itself, within a modality) is dropped
-        target = pairs.evaluated[b]
-        found = knn(target.vectors, k + 1, metric="cosine", queries=pairs.queries(a, b), device=device).indices.cpu()
-        own = found == torch.arange(n)[:, None]
-        keep = ~own
-        keep[own.sum(dim=1) == 0, -1] = False  # counterpart not among them: drop the farthest instead
-        neighbours = found[keep].reshape(n, k)
-        table.loc[a, b] = float(same.gather(1, neighbours).float().mean())
-    counts = np.bincount(codes.numpy())
-    table.attrs["chance"] = float(((counts[codes.numpy()] - 1) / (n - 1)).mean())
-    table.attrs["k"] = k
-    return table
-
-
 class SharedView(Mapping):
     """Relative spaces of several modalities on the same anchors (see :func:`shared_view`).
 
@@ -340,41 +127,148 @@ class SharedView(Mapping):
         widths = ", ".join(f"{key}: {space.n}x{space.dim}" for key, space in self._relative.items())
         return f"SharedView({len(self.anchors)} anchors; {widths})"
 
-    def retrieval(self, *, ks: Sequence[int] = (1, 5), device: str | torch.device = "auto") -> pd.DataFrame:
-        """:func:`cross_modal_retrieval` on the relative spaces (anchors left out)."""
-        return cross_modal_retrieval(self._relative, ks=ks, device=device)
+    def retrieval(self, *, ks: Sequence[int] = (1, 5), device: str | torch.device = "auto", n_permutations: int = 0,
+                  n_bootstrap: int = 0, seed: int = 0, level: float = 0.95, groups: str | None = None) -> pd.DataFrame:
+        """:func:`cross_modal_retrieval` on the relative spaces (anchors left out).
 
-    def agreement(self, *, label: str = "emotion", k: int = 10, device: str | torch.device = "auto") -> pd.DataFrame:
-        """:func:`emotion_agreement` on the relative spaces (anchors left out)."""
-        return emotion_agreement(self._relative, label=label, k=k, device=device)
-
-    def summary(self, *, label: str = "emotion", k: int = 10, ks: Sequence[int] = (1, 5),
-                device: str | torch.device = "auto") -> pd.DataFrame:
-        """Relative view against the absolute spaces aligned by Procrustes on the same anchors.
+        Parameters
+        ----------
+        ks, device, n_permutations, n_bootstrap, seed, level, groups
+            As in :func:`cross_modal_retrieval`: ``n_permutations`` breaks the
+            pairing of the items (null mean ~ k / n), ``n_bootstrap``
+            resamples the query items (whole ``groups`` when given).
 
         Returns
         -------
         DataFrame
-            One row per (query, target) pair and view (``"relative"``, and
-            ``"procrustes"``: the absolute query space rotated onto the
-            target's, fitted on the anchor pairs): top-k retrieval, MRR,
-            emotion agreement and their chance levels. Absolute spaces of
-            equal widths can be compared unaligned with
-            ``cross_modal_retrieval(view.absolute)``.
+            One row per (query, target) pair; with nulls or intervals one
+            row per (query, target, measure) with ``value``, ``ci_low``,
+            ``ci_high``, ``null_mean``, ``null_q95``, ``p_value``, ``chance``.
+        """
+        return cross_modal_retrieval(self._relative, ks=ks, device=device, n_permutations=n_permutations,
+                                     n_bootstrap=n_bootstrap, seed=seed, level=level, groups=groups)
+
+    def agreement(self, *, label: str = "emotion", k: int = 10, device: str | torch.device = "auto",
+                  n_permutations: int = 0, n_bootstrap: int = 0, seed: int = 0, level: float = 0.95,
+                  groups: str | None = None) -> pd.DataFrame:
+        """:func:`emotion_agreement` on the relative spaces (anchors left out).
+
+        Parameters
+        ----------
+        label, k, device, n_permutations, n_bootstrap, seed, level, groups
+            As in :func:`emotion_agreement`: ``n_permutations`` shuffles the
+            labels over the items (null mean ~ ``attrs["chance"]``).
+
+        Returns
+        -------
+        DataFrame
+            The (query, target) matrix; with nulls or intervals one row per
+            (query, target) with the columns of :meth:`retrieval`.
+        """
+        return emotion_agreement(self._relative, label=label, k=k, device=device, n_permutations=n_permutations,
+                                 n_bootstrap=n_bootstrap, seed=seed, level=level, groups=groups)
+
+    def summary(self, *, label: str = "emotion", k: int = 10, ks: Sequence[int] = (1, 5),
+                device: str | torch.device = "auto", n_permutations: int = 0, n_bootstrap: int = 0, seed: int = 0,
+                level: float = 0.95, groups: str | None = None) -> pd.DataFrame:
+        """Relative view against the absolute spaces, on the same held-out items.
+
+        The absolute baselines are ``"procrustes"`` (the absolute query space
+        rotated onto the target's, fitted on the anchor pairs: the same
+        supervision the relative view has) and, when every space has the
+        same width, ``"absolute"`` (the coordinates as they are: two layers
+        of one model, or two seeds).
+
+        A UserWarning names both numbers and the settings to try when the
+        relative view agrees with its partner less than the absolute spaces
+        did (``"absolute"`` when there, else ``"procrustes"``; mean over the
+        pairs, lower by more than :data:`WORSE_BY`) on Jaccard@k -- the
+        relreps measure the defaults of
+        :class:`~workbench.geometry.relative.RelativeProjection` were chosen
+        by -- or on label agreement. Counterpart retrieval is left out of
+        that test: a residual stream keeps two layers' coordinates so close
+        that the raw vectors find their counterparts almost always, which
+        no relative view on a hundred anchors matches, though its
+        neighbourhoods agree better.
+
+        Parameters
+        ----------
+        label, k, ks, device
+            As in :meth:`agreement` and :meth:`retrieval`; ``k`` is also the
+            neighbourhood of Jaccard@k.
+        n_permutations, n_bootstrap, seed, level, groups
+            As in :func:`cross_modal_retrieval`.
+
+        Returns
+        -------
+        DataFrame
+            One row per view and (query, target) pair: top-k retrieval, MRR,
+            emotion agreement and their chance levels, and ``jaccard``
+            (:func:`~workbench.geometry.compare.compare`'s Jaccard@k: the
+            query's k nearest targets against the counterpart's own). With
+            nulls or intervals: one row per view, (query, target) and
+            measure (``top{k}``, ``mrr``, ``agreement``, ``jaccard``),
+            columns ``value``, ``ci_low``, ``ci_high``, ``null_mean``,
+            ``null_q95``, ``p_value``, ``chance`` (NaN for ``jaccard``,
+            which has no null here).
         """
         views = {
-            "relative": _Pairs(self._relative, self.anchors, None, None),
-            "procrustes": _Pairs(self.absolute, self.anchors, "procrustes", self.anchors),
+            "relative": SpacePairs(self._relative, self.anchors, None, None),
+            "procrustes": SpacePairs(self.absolute, self.anchors, "procrustes", self.anchors),
         }
+        if len({space.dim for space in self.absolute.values()}) == 1:
+            views["absolute"] = SpacePairs(self.absolute, self.anchors, None, None)
+        nulls = NullOptions(n_permutations, n_bootstrap, seed, level, groups)
         frames = []
         for view, pairs in views.items():
-            retrieval = _retrieval_table(pairs, ks, device)
-            agreement = _agreement_table(pairs, label, k, device)
-            retrieval["agreement"] = [agreement.loc[a, b] for a, b in zip(retrieval["query"], retrieval["target"])]
-            retrieval["chance_agreement"] = agreement.attrs["chance"]
-            retrieval.insert(0, "view", view)
-            frames.append(retrieval)
-        return pd.concat(frames, ignore_index=True)
+            retrieval = retrieval_table(pairs, ks, device, nulls)
+            agreement = agreement_table(pairs, label, k, device, nulls)
+            jaccard = {(a, b): _jaccard(pairs, a, b, k, device) for a, b in pairs.keys(include_self=False)}
+            if nulls.asked:
+                overlap = retrieval[retrieval["measure"] == "mrr"].assign(measure="jaccard", value=list(jaccard.values()))
+                overlap[[*COLUMNS, "chance"]] = np.nan
+                overlap[["n_permutations", "n_bootstrap"]] = 0
+                frame = pd.concat([retrieval, agreement[agreement["query"] != agreement["target"]], overlap])
+            else:
+                frame = retrieval
+                frame["agreement"] = [agreement.loc[a, b] for a, b in zip(frame["query"], frame["target"])]
+                frame["chance_agreement"] = agreement.attrs["chance"]
+                frame["jaccard"] = list(jaccard.values())
+            frame.insert(0, "view", view)
+            frames.append(frame)
+        table = pd.concat(frames, ignore_index=True)
+        self._warn_if_relative_lost(table, "absolute" if "absolute" in views else "procrustes", nulls.asked)
+        return table
+
+    def _warn_if_relative_lost(self, table: pd.DataFrame, baseline: str, long: bool) -> None:
+        """Warn when the relative view scores below ``baseline`` on Jaccard@k or on label agreement."""
+        measures = ["jaccard", "agreement"]
+        if long:
+            means = table[table["measure"].isin(measures)].groupby(["view", "measure"])["value"].mean()
+            means = means.unstack("measure")
+        else:
+            means = table.groupby("view")[measures].mean()
+        lost = [
+            f"{measure} {means.loc['relative', measure]:.3f} relative vs {means.loc[baseline, measure]:.3f} {baseline}"
+            for measure in measures
+            if means.loc["relative", measure] < means.loc[baseline, measure] - WORSE_BY
+        ]
+        if lost:
+            warn(f"the relative view agrees with its partner less than the {baseline} spaces did "
+                 f"({'; '.join(lost)}; mean over pairs): the projection lost what the coordinates shared. "
+                 f"{self._settings_to_try()}")
+
+    def _settings_to_try(self) -> str:
+        settings = next(iter(self.projections.values())).get_params()
+        now = f"now center={settings['center']}, {len(self.anchors)} anchors, similarity={settings['similarity']!r}"
+        hints = ([] if settings["center"] else ["center=True"]) + [f"more anchors (e.g. {2 * len(self.anchors)})",
+                                                                     "anchors chosen with strategy='fps'"]
+        return f"Try {', '.join(hints)} ({now})."
+
+
+def _jaccard(pairs: SpacePairs, a: str, b: str, k: int, device: str | torch.device) -> float:
+    """compare's Jaccard@k of ``a`` queried among ``b`` (rotated first when the pairs are aligned)."""
+    return float(compare(pairs.queries(a, b), pairs.evaluated[b].vectors, k=k, metrics=["jaccard"], device=device)["jaccard"])
 
 
 def shared_view(
