@@ -69,7 +69,7 @@ def workbench_env() -> dict[str, str]:
 def render_report(workbench_env: dict):
     """``render_report(notebook, out)``: ``workbench report NOTEBOOK -o OUT``, run as a user runs it.
 
-    ``notebook`` is a path, or the source of a one-cell notebook written next to ``out``.
+    ``notebook`` is a path, a notebook, or the source of a one-cell notebook; the last two are written next to ``out``.
     """
     import subprocess
     import sys
@@ -78,8 +78,9 @@ def render_report(workbench_env: dict):
 
     def render(notebook: Path | str, out: Path) -> Path:
         if not isinstance(notebook, Path):
-            source, notebook = notebook, out.with_suffix(".ipynb")
-            nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), notebook)
+            document = notebook if isinstance(notebook, dict) else nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(notebook)])
+            notebook = out.with_suffix(".ipynb")
+            nbformat.write(document, notebook)
         done = subprocess.run(
             [sys.executable, "-m", "workbench.cli", "report", str(notebook), "-o", str(out), "--quiet"],
             capture_output=True, text=True, timeout=900, env={**os.environ, **workbench_env},

@@ -24,6 +24,8 @@ PLOTLY = "application/vnd.plotly.v1+json"
 BUNDLED_MODULES = frozenset({"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output", "anywidget"})
 #: Height of a figure whose layout does not set one (what plotly's notebook renderer uses).
 DEFAULT_FIGURE_HEIGHT = 525
+#: Markdown that JupyterLab would typeset: $...$, $$, \(, \[ or an environment.
+TEX = re.compile(r"\$[^$\n]+\$|\$\$|\\\(|\\\[|\\begin\{")
 #: Trace types that plotly.js's cartesian partial bundle draws (vendored: a third of the full plotly.js).
 CARTESIAN_TRACES = frozenset({
     "bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie", "scatter",
@@ -211,6 +213,8 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     state = {"version_major": 2, "version_minor": 0, "state": models}
     nb.metadata["widgets"] = {WIDGET_STATE: state}
     report: dict[str, Any] = {"plotly_js": None, "widget_state": None, "token": token, "packed": _static_text("packed.js")}
+    if any(cell.cell_type == "markdown" and TEX.search(cell.source) for cell in nb.cells):
+        report.update(katex_js=_packed_asset("katex.js.gz"), katex_css=_packed_asset("katex.css.gz"))
     if static_figures:
         report["plotly_js"] = _packed_plotly(trace_types)
     if models:

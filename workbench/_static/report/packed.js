@@ -6,7 +6,9 @@
  * it with the browser's own DecompressionStream and runs it from a blob: URL,
  * so the page still loads nothing from the network. Scripts that need
  * plotly.js (the static figures) are written inert and run once it is in,
- * in page order, and only those stamped with this page's own token.
+ * in page order, and only those stamped with this page's own token. TeX in
+ * the markdown is typeset by the vendored KaTeX, as JupyterLab's MathJax
+ * would: $...$, $$...$$, \(...\) and \[...\].
  */
 (function () {
   "use strict";
@@ -67,5 +69,28 @@
     console.warn("workbench report: figures could not be drawn", error);
   });
 
-  window.workbenchPacked = { text: text, run: run, plotly: plotly };
+  var MATH = [
+    { left: "$$", right: "$$", display: true },
+    { left: "\\[", right: "\\]", display: true },
+    { left: "$", right: "$", display: false },
+    { left: "\\(", right: "\\)", display: false },
+  ];
+
+  var typeset = (async function () {
+    var css = await text("workbench-packed-katex-css");
+    if (css === null) return;
+    var style = document.createElement("style");
+    style.textContent = css;
+    document.head.appendChild(style);
+    await run(await text("workbench-packed-katex"));
+    await ready();
+    Array.prototype.forEach.call(document.querySelectorAll(".jp-MarkdownOutput"), function (cell) {
+      window.renderMathInElement(cell, { delimiters: MATH, throwOnError: false, ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code"] });
+    });
+    document.documentElement.dataset.workbenchMath = "typeset";
+  })().catch(function (error) {
+    console.warn("workbench report: TeX could not be typeset", error);
+  });
+
+  window.workbenchPacked = { text: text, run: run, plotly: plotly, typeset: typeset };
 })();

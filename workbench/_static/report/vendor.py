@@ -2,7 +2,7 @@
 
 Not imported by the package. Run it when ipywidgets or anywidget change::
 
-    python workbench/_static/report/vendor.py --html-manager 1.0.15 --anywidget 0.11.0 --plotly 4.1.1
+    python workbench/_static/report/vendor.py --html-manager 1.0.15 --anywidget 0.11.0 --plotly 4.1.1 --katex 0.19.1
 
 It fetches the npm packages with ``npm pack`` and writes, next to itself:
 
@@ -25,6 +25,10 @@ It fetches the npm packages with ``npm pack`` and writes, next to itself:
     every static figure's traces are of those types. Its version must be the
     plotly.js of the installed plotly package (``--plotly``), or reports
     keep using that full one.
+``katex.js.gz``, ``katex.css.gz``
+    KaTeX and its auto-render extension, and its stylesheet with the woff2
+    fonts inlined as data URIs (the other formats dropped), so that TeX in a
+    report's markdown is typeset offline.
 ``manifest.json``
     the versions, which :mod:`workbench.report` checks against the installed
     ipywidgets and anywidget.
@@ -74,6 +78,20 @@ def inline_fonts(bundle: str, dist: Path) -> str:
     return out
 
 
+def inline_katex_fonts(dist: Path) -> str:
+    """KaTeX's stylesheet with each font's woff2 as a data URI and its woff/ttf fallbacks dropped."""
+    css = (dist / "katex.min.css").read_text(encoding="utf-8")
+
+    def replace(match: re.Match) -> str:
+        payload = base64.b64encode((dist / "fonts" / f"{match.group(1)}.woff2").read_bytes()).decode()
+        return f'src:url(data:font/woff2;base64,{payload}) format("woff2")'
+
+    out, count = re.subn(r'src:url\(fonts/([A-Za-z0-9_-]+)\.woff2\) format\("woff2"\)(?:,url\([^)]*\) format\("[a-z]+"\))*', replace, css)
+    if count == 0 or "url(fonts/" in out:
+        raise RuntimeError("KaTeX's @font-face rules were not all rewritten; has its stylesheet changed?")
+    return out
+
+
 def keep_modules(bundle: str) -> str:
     """Keep the AMD modules a report needs: the ipywidgets 8 models and views, and the manager.
 
@@ -100,6 +118,7 @@ def main() -> None:
     parser.add_argument("--html-manager", required=True, help="version of @jupyter-widgets/html-manager")
     parser.add_argument("--anywidget", required=True, help="version of anywidget (match the Python package)")
     parser.add_argument("--plotly", required=True, help="version of plotly.js (the one the plotly package bundles)")
+    parser.add_argument("--katex", required=True, help="version of KaTeX")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -111,6 +130,10 @@ def main() -> None:
         if f"v{args.plotly}" not in plotly_js[:300]:
             raise RuntimeError(f"plotly-cartesian.min.js does not announce v{args.plotly}")
         (HERE / "plotly-cartesian.min.js.gz").write_bytes(gzip.compress(plotly_js.encode("utf-8"), compresslevel=9, mtime=0))
+        katex = npm_pack(f"katex@{args.katex}", tmp)
+        katex_js = "\n".join((katex / "dist" / name).read_text(encoding="utf-8") for name in ("katex.min.js", "contrib/auto-render.min.js"))
+        (HERE / "katex.js.gz").write_bytes(gzip.compress(katex_js.encode("utf-8"), compresslevel=9, mtime=0))
+        (HERE / "katex.css.gz").write_bytes(gzip.compress(inline_katex_fonts(katex / "dist").encode("utf-8"), compresslevel=9, mtime=0))
 
         bundle = keep_modules((manager / "dist" / "libembed-amd.js").read_text(encoding="utf-8"))
         bundle = re.sub(r"^//# sourceMappingURL=.*$", "", bundle, flags=re.MULTILINE)
@@ -141,7 +164,7 @@ def main() -> None:
         (HERE / "widget-runtime.js.gz").write_bytes(gzip.compress(runtime.encode("utf-8"), mtime=0))
 
         manifest = {"html-manager": args.html_manager, "anywidget": args.anywidget, "font-awesome": FONT_AWESOME,
-                    "plotly.js-cartesian": args.plotly}  # fmt: skip
+                    "plotly.js-cartesian": args.plotly, "katex": args.katex}  # fmt: skip
         (HERE / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
         import ipywidgets
@@ -153,6 +176,7 @@ def main() -> None:
             (f"Font Awesome Free {FONT_AWESOME} (fonts inlined in the bundle)", (fonts / "LICENSE.txt").read_text()),
             (f"anywidget {args.anywidget}", (anywidget / "LICENSE").read_text()),
             (f"plotly.js {args.plotly} (cartesian partial bundle)", (cartesian / "LICENSE").read_text()),
+            (f"KaTeX {args.katex} (with its fonts)", (katex / "LICENSE").read_text()),
         ]
         text = "\n\n".join(f"{'=' * 78}\n{title}\n{'=' * 78}\n\n{body.strip()}\n" for title, body in sections)
         (HERE / "LICENSES.txt").write_text(text, encoding="utf-8")
