@@ -40,12 +40,16 @@ def test_demo_writes_a_self_contained_report(demo_report):
     assert "<title>workbench demo: quickstart</title>" in page
     # the per-layer figure, static, with its data
     assert "Plotly.newPlot" in page and "same emotion" in page
-    # the Explorer, as a widget with its state: the emotion colours and the cluster selected from Python
+    # the Explorer's browser map, as a widget with its state: every layer's map, the emotion colours,
+    # and the cluster selected from Python
     state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', page, re.DOTALL)
     models = json.loads(state.group(1))["state"]
-    figures = [m for m in models.values() if "_widget_data" in m["state"]]
-    assert figures, "the Explorer's map is missing from the widget state"
-    assert any(trace.get("selectedpoints") for trace in figures[0]["state"]["_widget_data"])
+    maps = [m for m in models.values() if "coords" in m["state"] and "color_names" in m["state"]]
+    assert maps, "the Explorer's map is missing from the widget state"
+    paths = {tuple(buffer["path"]) for buffer in maps[0]["buffers"]}
+    assert {("coords", f"pca/{layer}") for layer in range(7)} <= paths and ("colors", "emotion", "values", "*") in paths
+    (selected,) = [b for b in maps[0]["buffers"] if b["path"] == ["selected"]]
+    assert selected["data"], "the cluster selected from Python is not in the map's state"
 
 
 @pytest.mark.slow
@@ -55,9 +59,10 @@ def test_the_demo_renders_offline_and_pictures_the_explorer(demo_report):
 
     with open_offline(demo_report, width=1280, height=1000) as browser:
         page = browser.page
-        page.wait_for_function("document.querySelectorAll('.widget-subarea .js-plotly-plot .main-svg').length > 0", timeout=90_000)
-        page.wait_for_timeout(1500)  # let WebGL draw the points
-        explorer = page.locator(".widget-subarea", has=page.locator(".js-plotly-plot")).first
+        page.wait_for_function("() => { const map = document.querySelector('.wb-map-canvas'); return map && map.dataset.drawn; }",
+                               timeout=90_000)  # fmt: skip
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0", timeout=90_000)
+        explorer = page.locator(".wb-explorer").first
         SCREENSHOT.parent.mkdir(exist_ok=True)
         explorer.screenshot(path=str(SCREENSHOT))
         static = page.evaluate("document.querySelectorAll('.jp-OutputArea-output > div > .js-plotly-plot .main-svg').length")

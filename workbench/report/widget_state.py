@@ -83,6 +83,25 @@ def _drop_stale_buffers(model: dict) -> None:
         model["buffers"] = kept
 
 
+#: A buffer stored gzipped (runtime.js inflates it before the widget manager reads the state).
+GZIP_BUFFER = "workbench-gzip-base64"
+
+
+def _pack_buffers(model: dict, smallest: int = 1024) -> None:
+    """Gzip the binary buffers that gzip makes notably smaller (texts, category codes; rarely coordinates).
+
+    A browser map's hover texts and colour codes are most of its weight in a
+    page; gzipped, another Explorer on the same rows costs about a third less.
+    """
+    for buffer in model.get("buffers", []):
+        if buffer.get("encoding") != "base64" or len(buffer.get("data", "")) < smallest:
+            continue
+        raw = base64.b64decode(buffer["data"])
+        packed = gzip.compress(raw, compresslevel=9, mtime=0)
+        if len(packed) < 0.9 * len(raw):
+            buffer.update(data=base64.b64encode(packed).decode("ascii"), encoding=GZIP_BUFFER)
+
+
 def _has(container: dict | list, key: Any) -> bool:
     return key in container if isinstance(container, dict) else isinstance(key, int) and -len(container) <= key < len(container)
 
@@ -200,6 +219,7 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     models = {model_id: model for model_id, model in models.items() if model_id in keep}
     for model in models.values():
         _drop_stale_buffers(model)
+        _pack_buffers(model)
     _check_anywidget_version(models)
     sources: list[str] = []
     for model in models.values():

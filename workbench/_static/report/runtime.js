@@ -76,10 +76,31 @@
     });
   }
 
+  // Buffers the report stored gzipped (report.widget_state.GZIP_BUFFER) go back to plain base64,
+  // the encoding the widget manager reads.
+  async function inflateBuffers(state) {
+    var pending = [];
+    Object.keys(state.state).forEach(function (id) {
+      (state.state[id].buffers || []).forEach(function (buffer) {
+        if (buffer.encoding !== "workbench-gzip-base64") return;
+        pending.push((async function () {
+          var packed = Uint8Array.from(atob(buffer.data), function (c) { return c.charCodeAt(0); });
+          var stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
+          var bytes = new Uint8Array(await new Response(stream).arrayBuffer()), text = "";
+          for (var i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+          buffer.data = btoa(text);
+          buffer.encoding = "base64";
+        })());
+      });
+    });
+    await Promise.all(pending);
+  }
+
   async function render() {
     var stateTag = document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]');
     if (!stateTag) return;
     var state = JSON.parse(stateTag.textContent);
+    await inflateBuffers(state);
     await restoreModules(state);
     var HTMLManager = load("@jupyter-widgets/html-manager").HTMLManager;
     var manager = new HTMLManager({
