@@ -447,9 +447,11 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
     Returns
     -------
     plotly.graph_objects.Figure
-        Lines with a band of +/- one standard deviation over folds, a dashed
-        line at the majority-class chance level and a marker on each curve's
-        best layer.
+        Lines with a band (the bootstrap interval when the sweep has one,
+        else +/- one standard deviation over folds), a dashed line at the
+        majority-class chance level, a dotted line at the permutation null's
+        95th percentile when the sweep has a null (what an accuracy must beat)
+        and a marker on each curve's best layer.
     """
     import plotly.graph_objects as go
     from plotly.colors import qualitative
@@ -463,9 +465,9 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
         for metric, dash in (("accuracy", "solid"), ("macro_f1", "dot")):
             color = palette[(2 * i + (metric == "macro_f1")) % len(palette)]
             label = f"{name} {metric.replace('_', '-')}".strip()
-            mean, std = frame[metric].to_numpy(), frame[f"{metric}_std"].to_numpy()
+            mean, low, high = _band(frame, metric)
             fig.add_trace(go.Scatter(
-                x=x + x[::-1], y=np.r_[mean + std, (mean - std)[::-1]], fill="toself", line=dict(width=0),
+                x=x + x[::-1], y=np.r_[high, low[::-1]], fill="toself", line=dict(width=0),
                 fillcolor=color, opacity=0.15, hoverinfo="skip", showlegend=False, legendgroup=label,
             ))
             fig.add_trace(go.Scatter(
@@ -479,6 +481,12 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
                 name=f"best: layer {x[best]}", legendgroup=label, showlegend=False,
                 hovertemplate=f"best layer %{{x}}: %{{y:.3f}}<extra>{label}</extra>",
             ))
+        if "null_q95" in frame and frame["null_q95"].notna().any():
+            fig.add_trace(go.Scatter(
+                x=x, y=frame["null_q95"], mode="lines", name=f"{name} shuffled labels, 95th pct".strip(),
+                line=dict(color=palette[(2 * i) % len(palette)], dash="dashdot", width=1),
+                hovertemplate=f"layer %{{x}}<br>null 95th percentile %{{y:.3f}}<extra>{name}</extra>",
+            ))
     for chance in sorted({round(float(frame["chance_majority"].iloc[0]), 6) for frame in sweeps.values()}):
         fig.add_hline(y=chance, line=dict(dash="dash", color="grey"),
                       annotation_text=f"chance (majority) {chance:.2f}", annotation_position="bottom right")
@@ -487,3 +495,13 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
         yaxis=dict(range=[0, 1.02]), template="plotly_white", hovermode="x unified",
     )
     return fig
+
+
+def _band(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, low, high)`` of a metric: its bootstrap interval when there is one, else +/- one fold std."""
+    mean = frame[metric].to_numpy(dtype=float)
+    low_column, high_column = ("ci_low", "ci_high") if metric == "accuracy" else (f"{metric}_ci_low", f"{metric}_ci_high")
+    if low_column in frame and frame[low_column].notna().all():
+        return mean, frame[low_column].to_numpy(dtype=float), frame[high_column].to_numpy(dtype=float)
+    std = frame[f"{metric}_std"].to_numpy(dtype=float)
+    return mean, mean - std, mean + std
