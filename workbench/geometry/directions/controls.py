@@ -32,10 +32,22 @@ import pandas as pd
 import torch
 
 from workbench._checks import check_int
-from workbench.geometry.directions.direction_set import DirectionSet, build_direction_set
+from workbench.geometry.directions.direction_set import (
+    DirectionSet,
+    build_direction_set,
+)
 from workbench.geometry.directions.estimator import Directions
-from workbench.geometry.directions.heldout import bootstrap_scores, permuted_codes, uncertainty_columns
-from workbench.geometry.directions.probes import _folds, _resolve_groups, label_codes, resolve_labels
+from workbench.geometry.directions.heldout import (
+    bootstrap_scores,
+    permuted_codes,
+    uncertainty_columns,
+)
+from workbench.geometry.directions.probes import (
+    _folds,
+    _resolve_groups,
+    label_codes,
+    resolve_labels,
+)
 from workbench.geometry.uncertainty import permutation_p_value
 from workbench.space import LatentSpace, LayerStack
 

@@ -23,7 +23,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from workbench.geometry.uncertainty import COLUMNS, bootstrap_indices, estimate, permutations
+from workbench.geometry.uncertainty import (
+    COLUMNS,
+    bootstrap_indices,
+    estimate,
+    permutations,
+)
 
 __all__ = ["permuted_codes", "bootstrap_scores", "uncertainty_columns"]
 
