@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 from tests.geometry.synthetic_emotions import weak_and_strong_layers
 from workbench import Directions, direction_accuracy
@@ -58,3 +61,17 @@ def test_clear_errors(stack):
         direction_accuracy(stack, n_random=-2)
     with pytest.raises(ValueError, match="cv=200 folds need at least 200 groups"):
         direction_accuracy(stack, cv=200)
+
+
+def test_the_batched_rule_is_predict(stack):
+    from workbench.geometry.directions.controls import _random_set, predict_many
+
+    fitted = Directions(progress=False).fit(stack)
+    generator = torch.Generator().manual_seed(0)
+    real = fitted.directions_[2]
+    sets = [real, _random_set(real, generator), _random_set(real, generator)]
+    many = predict_many(sets, stack[2].vectors)
+    for one, row in zip(sets, many):
+        twin = copy.copy(fitted)
+        twin.directions_ = {2: one}
+        assert (np.asarray(one.classes, dtype=object)[row] == twin.predict(stack[2], layer=2)).all()

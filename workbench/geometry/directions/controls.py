@@ -23,7 +23,6 @@ does; see :mod:`workbench.geometry.directions.heldout`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,16 +139,19 @@ def direction_accuracy(
     tests = _folds(codes, group_values, cv, seed)
     layers = list(stack.layers)
 
+    folds = []  # (test rows, training stack, held-out stack), built once for every refit
+    for rows in tests:
+        train = np.ones(stack.n, dtype=bool)
+        train[rows] = False
+        folds.append((rows, train, stack.subset(train), stack.take(rows)))
+
     def held_out(fold_labels: np.ndarray) -> tuple[np.ndarray, list[Directions]]:
         """Out-of-fold predicted codes (n_layers, n) for one labelling, and each fold's fitted directions."""
         predicted = np.empty((len(layers), stack.n), dtype=np.int64)
         fitted = []
-        for rows in tests:
-            train = np.ones(stack.n, dtype=bool)
-            train[rows] = False
-            model = Directions(**params).fit(stack.subset(train), y=fold_labels[train])
+        for rows, train, training, held in folds:
+            model = Directions(**params).fit(training, y=fold_labels[train])
             fitted.append(model)
-            held = stack.subset(~train)
             for i, key in enumerate(layers):
                 predicted[i, rows] = _codes(model.predict(held[key], layer=key), classes)
         return predicted, fitted
@@ -165,7 +167,7 @@ def direction_accuracy(
             _fold_accuracy(held_out(classes[p])[0], p, tests).mean(axis=1)
             for p in tqdm(shuffled, desc="shuffled labels", disable=not progress)
         ], axis=1)  # (L, P)
-    random = _random_control(stack, layers, fitted, tests, codes, classes, n_random, seed) if n_random else None
+    random = _random_control(folds, layers, fitted, codes, classes, n_random, seed) if n_random else None
     boot = None
     if n_bootstrap:
         boot = bootstrap_scores(torch.as_tensor(predicted), torch.as_tensor(codes), len(classes), n_bootstrap,
@@ -204,27 +206,58 @@ def _fold_accuracy(predicted: np.ndarray, codes: np.ndarray, tests: list[np.ndar
 
 
 def _random_control(
-    stack: LayerStack, layers: list, fitted: list[Directions], tests: list[np.ndarray], codes: np.ndarray,
-    classes: np.ndarray, n_random: int, seed: int,
+    folds: list, layers: list, fitted: list[Directions], codes: np.ndarray, classes: np.ndarray, n_random: int, seed: int,
 ) -> np.ndarray:
     """Accuracy of random unit directions, per layer and draw, averaged over folds: (n_layers, n_random).
 
-    Each fold keeps its fitted class means, so only the directions change and
-    the rule (:meth:`Directions.predict`) is the one the real directions met.
+    Each fold keeps its fitted class means, so only the directions change; the
+    rule is :meth:`Directions.predict`'s, applied to all draws at once by
+    :func:`predict_many`.
     """
     generator = torch.Generator().manual_seed(seed + 2)
     scores = np.zeros((len(layers), n_random))
-    for model, rows in zip(fitted, tests):
-        held = stack.take(rows)
+    for model, (rows, _, _, held) in zip(fitted, folds):
         for i, key in enumerate(layers):
             real = model.directions_[key]
-            for r in range(n_random):
-                twin = copy.copy(model)
-                twin.directions_ = {key: _random_set(real, generator)}
-                twin.layers_ = [key]
-                guess = _codes(twin.predict(held[key], layer=key), classes)
-                scores[i, r] += (guess == codes[rows]).mean() / len(tests)
+            draws = [_random_set(real, generator) for _ in range(n_random)]
+            guess = predict_many(draws, held[key].vectors)  # (R, n) indices into real.classes
+            order = _codes(np.asarray(real.classes, dtype=object), classes)
+            scores[i] += (order[guess] == codes[rows]).mean(axis=1) / len(folds)
     return scores
+
+
+def predict_many(sets: Sequence[DirectionSet], matrix: torch.Tensor) -> np.ndarray:
+    """:meth:`Directions.predict` for many direction sets of one layer at once, as class indices.
+
+    Every set must share the classes and the baseline (e.g. random twins of
+    one fitted set); the rule is the same: the largest intensity
+    ``(score - reference) / (typical - reference)`` wins, and with a baseline
+    a row whose largest intensity is below 0.5 is the baseline.
+
+    Parameters
+    ----------
+    sets : sequence of DirectionSet
+    matrix : tensor of shape (n_samples, n_features)
+
+    Returns
+    -------
+    ndarray of shape (n_sets, n_samples)
+        Indices into ``sets[0].classes``.
+    """
+    first = sets[0]
+    matrix = matrix.float()
+    units = torch.stack([s.unit for s in sets])  # (R, K, D)
+    centers = torch.stack([s.center for s in sets])  # (R, D)
+    scores = torch.einsum("nd,rkd->rnk", matrix, units) - torch.einsum("rd,rkd->rk", centers, units)[:, None, :]
+    reference = torch.stack([s.reference_score for s in sets])[:, None, :]
+    typical = torch.stack([s.label_score for s in sets])[:, None, :]
+    intensity = (scores - reference) / (typical - reference)
+    best, winner = intensity.max(dim=2)
+    to_class = torch.as_tensor([first.classes.index(label) for label in first.labels])
+    predicted = to_class[winner]
+    if first.baseline is not None:
+        predicted = torch.where(best < 0.5, first.classes.index(first.baseline), predicted)
+    return predicted.numpy()
 
 
 def _random_set(real: DirectionSet, generator: torch.Generator) -> DirectionSet:
