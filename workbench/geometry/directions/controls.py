@@ -139,7 +139,9 @@ def direction_accuracy(
     tests = _folds(codes, group_values, cv, seed)
     layers = list(stack.layers)
 
-    folds = []  # (test rows, training stack, held-out stack), built once for every refit
+    # contexts read once: the recipe would otherwise rebuild them from the meta on every refit
+    context = recipe._groups(stack.meta, None, stack.n)
+    folds = []  # (test rows, training mask, training stack, held-out stack), built once for every refit
     for rows in tests:
         train = np.ones(stack.n, dtype=bool)
         train[rows] = False
@@ -150,7 +152,8 @@ def direction_accuracy(
         predicted = np.empty((len(layers), stack.n), dtype=np.int64)
         fitted = []
         for rows, train, training, held in folds:
-            model = Directions(**params).fit(training, y=fold_labels[train])
+            groups_train = None if context is None else context[train]
+            model = Directions(**params).fit(training, y=fold_labels[train], context=groups_train)
             fitted.append(model)
             for i, key in enumerate(layers):
                 predicted[i, rows] = _codes(model.predict(held[key], layer=key), classes)
