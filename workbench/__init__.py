@@ -15,7 +15,7 @@ Index of the public names, by concern (``help(workbench.NAME)`` for each)::
     shared view  shared_view  SharedView  center_by  cross_modal_retrieval
                  emotion_agreement
     directions   Directions  DirectionSet  probe_sweep  plot_probe_sweep
-                 affect_axes (valence / arousal)
+                 affect_axes (valence / arousal)  direction_accuracy (with controls)
     steering     steering  steer  block_outputs  extract_directions
     2-D views    project  trustworthiness  neighbor_preservation  StreamingPCA
     widgets      Explorer  link
@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "probe_sweep": "workbench.geometry.directions.probes",
     "affect_axes": "workbench.geometry.directions.affect",
     "plot_probe_sweep": "workbench.geometry.directions.probes",
+    "direction_accuracy": "workbench.geometry.directions.controls",
     "steering": "workbench.steering",
     "steer": "workbench.steering",
     "block_outputs": "workbench.steering",

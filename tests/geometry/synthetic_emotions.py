@@ -47,3 +47,11 @@ def emotion_stack(
                 X[i] += strength * t * planted[e] + strength * fine[s]
         layers[layer] = X.astype(np.float32)
     return LayerStack(layers, meta=meta), planted
+
+
+def weak_and_strong_layers():
+    """The synthetic stack reduced to layer 0 (almost no signal) and layer 2 (a strong one): small and quick to test nulls on."""
+    from workbench import LayerStack
+
+    full = emotion_stack()[0]
+    return LayerStack({k: full[k].vectors.numpy() for k in (0, 2)}, meta=full.meta)

@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from workbench._checks import check_int
 from workbench.device import free_memory, resolve_device
+from workbench.geometry.directions.heldout import bootstrap_scores, permuted_codes, uncertainty_columns
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["probe_sweep", "plot_probe_sweep", "fit_logistic", "label_codes", "resolve_labels"]
@@ -97,8 +99,10 @@ def fit_logistic(
     Parameters
     ----------
     X : tensor of shape (n_layers, n_samples, n_features)
-    codes : int64 tensor of shape (n_samples,)
-        Class index of every row.
+    codes : int64 tensor of shape (n_samples,) or (n_labelings, n_samples)
+        Class index of every row; several labelings (e.g. shuffled labels for
+        a permutation null) are fitted in the same batch, sharing ``X`` and
+        its standardisation: each is just more output columns.
     weights : tensor of shape (n_folds, n_samples)
         1 for the training rows of each fold, 0 elsewhere.
     n_classes : int
@@ -113,8 +117,10 @@ def fit_logistic(
     Returns
     -------
     coef : tensor of shape (n_layers, n_folds, n_features, n_classes)
-        Weights in the original (unstandardised) coordinates.
+        Weights in the original (unstandardised) coordinates; with 2-D
+        ``codes``, (n_layers, n_labelings, n_folds, n_features, n_classes).
     intercept : tensor of shape (n_layers, n_folds, n_classes)
+        (n_layers, n_labelings, n_folds, n_classes) with 2-D ``codes``.
     """
     n_layers, n_samples, n_features = X.shape
     n_folds = weights.shape[0]
@@ -127,20 +133,24 @@ def fit_logistic(
     second = torch.einsum("fn,lnd->lfd", weights, X * X) / n_train[None, :, None]
     std = (second - mean * mean).clamp_min(0).sqrt()
     std = torch.where(std > 1e-12 * (1 + mean.abs()), std, torch.ones_like(std))
-    onehot = torch.nn.functional.one_hot(codes.to(X.device), n_classes).to(dtype)  # (N, K)
+    several = codes.ndim == 2
+    codes = codes.to(X.device) if several else codes.to(X.device)[None]
+    n_sets = codes.shape[0]
+    onehot = torch.nn.functional.one_hot(codes, n_classes).to(dtype)  # (P, N, K)
     row_weight = weights / n_train[:, None]  # (F, N): mean over each fold's training rows
     penalty = 1.0 / (2.0 * C * n_train)  # (F,)
 
-    coef = torch.zeros(n_layers, n_features, n_folds * n_classes, dtype=dtype, device=X.device, requires_grad=True)
-    bias = torch.zeros(n_layers, 1, n_folds * n_classes, dtype=dtype, device=X.device, requires_grad=True)
-    scale = (1.0 / std).permute(0, 2, 1).repeat_interleave(n_classes, dim=2)  # (L, D, F*K)
-    shift = (mean / std).permute(0, 2, 1).repeat_interleave(n_classes, dim=2)
+    width = n_sets * n_folds * n_classes  # output columns, ordered (labeling, fold, class)
+    coef = torch.zeros(n_layers, n_features, width, dtype=dtype, device=X.device, requires_grad=True)
+    bias = torch.zeros(n_layers, 1, width, dtype=dtype, device=X.device, requires_grad=True)
+    scale = (1.0 / std).permute(0, 2, 1).repeat(1, 1, n_sets).repeat_interleave(n_classes, dim=2)  # (L, D, P*F*K)
+    shift = (mean / std).permute(0, 2, 1).repeat(1, 1, n_sets).repeat_interleave(n_classes, dim=2)
 
     def logits() -> torch.Tensor:
         # standardised model folded into the weights: ((x - mu) / sd) W = x (W / sd) - (mu / sd) W
         w = coef * scale
         b = bias - (shift * coef).sum(dim=1, keepdim=True)
-        return (torch.bmm(X, w) + b).view(n_layers, n_samples, n_folds, n_classes)
+        return (torch.bmm(X, w) + b).view(n_layers, n_samples, n_sets, n_folds, n_classes)
 
     optimizer = torch.optim.LBFGS(
         [coef, bias], lr=1, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe",
@@ -150,17 +160,19 @@ def fit_logistic(
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         z = logits()
-        nll = torch.logsumexp(z, dim=3) - torch.einsum("lnfk,nk->lnf", z, onehot)  # (L, N, F)
-        loss = torch.einsum("lnf,fn->", nll, row_weight)
-        reg = (coef.view(n_layers, n_features, n_folds, n_classes) ** 2).sum(dim=(1, 3))  # (L, F)
-        loss = loss + (reg * penalty[None, :]).sum()
+        nll = torch.logsumexp(z, dim=4) - torch.einsum("lnpfk,pnk->lnpf", z, onehot)  # (L, N, P, F)
+        loss = torch.einsum("lnpf,fn->", nll, row_weight)
+        reg = (coef.view(n_layers, n_features, n_sets, n_folds, n_classes) ** 2).sum(dim=(1, 4))  # (L, P, F)
+        loss = loss + (reg * penalty[None, None, :]).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
     with torch.no_grad():
-        w = (coef * scale).view(n_layers, n_features, n_folds, n_classes).permute(0, 2, 1, 3)
-        b = (bias - (shift * coef).sum(dim=1, keepdim=True)).view(n_layers, n_folds, n_classes)
+        w = (coef * scale).view(n_layers, n_features, n_sets, n_folds, n_classes).permute(0, 2, 3, 1, 4)
+        b = (bias - (shift * coef).sum(dim=1, keepdim=True)).view(n_layers, n_sets, n_folds, n_classes)
+    if not several:
+        w, b = w[:, 0], b[:, 0]
     return w.detach().contiguous(), b.detach().contiguous()
 
 
@@ -260,8 +272,11 @@ def probe_sweep(
     seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = True,
+    n_permutations: int = 0,
+    n_bootstrap: int = 0,
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """Cross-validated linear-probe accuracy and macro-F1 for every layer.
+    """Cross-validated linear-probe accuracy and macro-F1 for every layer, with intervals and a null.
 
     Parameters
     ----------
@@ -285,11 +300,27 @@ def probe_sweep(
     max_iter : int, default 100
         L-BFGS iterations per chunk of layers.
     seed : int, default 0
-        Shuffles the folds.
+        Shuffles the folds, the labels of the null and the resamples.
     device : {"auto", "cpu", "cuda", ...}
         Where the probes are trained.
     progress : bool, default True
         Show a progress bar over chunks of layers.
+    n_permutations : int, default 0
+        Label-permutation null: the probes are refitted on the same folds
+        with the labels shuffled this many times (within each group when the
+        folds are grouped: :func:`~workbench.geometry.directions.heldout.permuted_codes`
+        says why) and scored against the shuffled labels. All shuffles are
+        one batched fit with the real one's features (extra output columns),
+        so 100 shuffles cost far less than 100 sweeps. The observed columns
+        are fitted apart from them and do not change when a null is asked.
+    n_bootstrap : int, default 0
+        Percentile interval of accuracy and macro-F1 from resampling the
+        out-of-fold predictions (whole groups when the folds are grouped);
+        nothing is refitted. The interval is around the pooled out-of-fold
+        score, which differs from ``accuracy`` (the mean over folds) by at
+        most the effect of unequal fold sizes.
+    level : float, default 0.95
+        Level of the bootstrap interval.
 
     Returns
     -------
@@ -298,7 +329,12 @@ def probe_sweep(
         chance_majority, chance_uniform, n_samples, n_classes, folds, groups``.
         ``chance_majority`` is the share of the most frequent label (what
         always guessing it scores); ``chance_uniform`` is ``1 / n_classes``.
-        ``frame.attrs`` records the settings.
+        With ``n_permutations`` or ``n_bootstrap``, as in
+        :func:`workbench.compare`, the accuracy's ``ci_low, ci_high,
+        null_mean, null_q95, p_value`` (:data:`~workbench.geometry.uncertainty.COLUMNS`),
+        ``macro_f1_ci_low, macro_f1_ci_high`` and ``n_permutations,
+        n_bootstrap`` are added, NaN for the part not asked; without either
+        they are absent. ``frame.attrs`` records the settings.
 
     Examples
     --------
@@ -310,9 +346,15 @@ def probe_sweep(
     >>> sweep = probe_sweep(LayerStack(layers, meta=pd.DataFrame({"label": y})), by="label", progress=False)
     >>> sweep["layer"].tolist(), bool(sweep["accuracy"].iloc[2] > 0.9)
     ([0, 1, 2], True)
+    >>> tested = probe_sweep(LayerStack(layers, meta=pd.DataFrame({"label": y})), by="label", progress=False,
+    ...                      n_permutations=19, n_bootstrap=200)
+    >>> bool(tested["p_value"].iloc[2] == 0.05 and tested["ci_low"].iloc[2] > tested["null_q95"].iloc[2])
+    True
     """
     from tqdm.auto import tqdm
 
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=0)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", minimum=0)
     stack = data if isinstance(data, LayerStack) else LayerStack({data.provenance.get("layer", 0): data})
     labels = resolve_labels(stack, by, tier=tier)
     classes, codes = label_codes(labels)
@@ -326,28 +368,45 @@ def probe_sweep(
         test[f, torch.as_tensor(rows)] = True
     test = test.to(device)
     codes_t = torch.as_tensor(codes, device=device)
+    fold_of_row = test.float().argmax(dim=0)  # every row is in exactly one test fold
+    shuffled = None
+    if n_permutations:
+        shuffled = torch.as_tensor(permuted_codes(codes, n_permutations, groups=group_values, seed=seed), device=device)
 
     rows = []
-    for chunk in tqdm(_layer_chunks(stack, n_folds, n_classes, device), desc="probe sweep", disable=not progress):
+    chunks = _layer_chunks(stack, n_folds * (1 + n_permutations), n_classes, device)
+    for chunk in tqdm(chunks, desc="probe sweep", disable=not progress):
         X = torch.stack([stack[key].vectors for key in chunk]).to(device)
-        coef, intercept = fit_logistic(
-            X, codes_t, (~test).float(), n_classes=n_classes, C=C, max_iter=max_iter
-        )
+        pred = _predict_folds(X, codes_t, test, n_classes=n_classes, C=C, max_iter=max_iter)  # (L, F, N)
         with torch.no_grad():
-            pred = (torch.einsum("lnd,lfdk->lfnk", X.to(coef.dtype), coef) + intercept[:, :, None, :]).argmax(-1)
             correct = ((pred == codes_t) & test).sum(dim=2) / test.sum(dim=1)
             f1 = _macro_f1(pred, codes_t, test, n_classes)
+            out_of_fold = pred.gather(1, fold_of_row.expand(len(chunk), 1, n)).squeeze(1)  # (L, N)
+        null = boot = None
+        if shuffled is not None:
+            null_pred = _predict_folds(X, shuffled, test, n_classes=n_classes, C=C, max_iter=max_iter)  # (L, P, F, N)
+            null = (((null_pred == shuffled[None, :, None, :]) & test).sum(dim=3) / test.sum(dim=1)).mean(dim=2)
+        if n_bootstrap:
+            boot = bootstrap_scores(out_of_fold, codes_t, n_classes, n_bootstrap, groups=group_values, seed=seed + 1)
         for i, key in enumerate(chunk):
-            rows.append(
-                {
-                    "layer": key,
-                    "accuracy": float(correct[i].mean()),
-                    "accuracy_std": float(correct[i].std()) if n_folds > 1 else 0.0,
-                    "macro_f1": float(f1[i].mean()),
-                    "macro_f1_std": float(f1[i].std()) if n_folds > 1 else 0.0,
-                }
-            )
-        del X, coef, intercept
+            row = {
+                "layer": key,
+                "accuracy": float(correct[i].mean()),
+                "accuracy_std": float(correct[i].std()) if n_folds > 1 else 0.0,
+                "macro_f1": float(f1[i].mean()),
+                "macro_f1_std": float(f1[i].std()) if n_folds > 1 else 0.0,
+            }
+            if n_permutations or n_bootstrap:
+                row.update(uncertainty_columns(
+                    row["accuracy"], null=None if null is None else null[i], level=level,
+                    bootstrap=None if boot is None else boot[0][i],
+                ))
+                f1_interval = uncertainty_columns(
+                    row["macro_f1"], null=None, bootstrap=None if boot is None else boot[1][i], level=level,
+                )
+                row.update(macro_f1_ci_low=f1_interval["ci_low"], macro_f1_ci_high=f1_interval["ci_high"])
+            rows.append(row)
+        del X, pred
     frame = pd.DataFrame(rows)
     counts = np.bincount(codes)
     frame["chance_majority"] = counts.max() / n
@@ -356,11 +415,23 @@ def probe_sweep(
     frame["n_classes"] = n_classes
     frame["folds"] = n_folds
     frame["groups"] = group_name or "none"
+    if n_permutations or n_bootstrap:
+        frame["n_permutations"] = n_permutations
+        frame["n_bootstrap"] = n_bootstrap
     frame.attrs.update(
-        by=by if isinstance(by, str) else "array", tier=tier, cv=cv, C=C, seed=seed,
+        by=by if isinstance(by, str) else "array", tier=tier, cv=cv, C=C, seed=seed, level=level,
         classes=[str(c) for c in classes], device=str(device),
     )
     return frame
+
+
+def _predict_folds(X: torch.Tensor, codes: torch.Tensor, test: torch.Tensor, **options) -> torch.Tensor:
+    """Fit on each fold's training rows and predict every row: (L, F, N), or (L, P, F, N) for (P, N) codes."""
+    coef, intercept = fit_logistic(X, codes, (~test).float(), **options)
+    with torch.no_grad():
+        if codes.ndim == 1:
+            return (torch.einsum("lnd,lfdk->lfnk", X.to(coef.dtype), coef) + intercept[:, :, None, :]).argmax(-1)
+        return (torch.einsum("lnd,lpfdk->lpfnk", X.to(coef.dtype), coef) + intercept[:, :, :, None, :]).argmax(-1)
 
 
 def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title: str | None = None):
@@ -376,9 +447,11 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
     Returns
     -------
     plotly.graph_objects.Figure
-        Lines with a band of +/- one standard deviation over folds, a dashed
-        line at the majority-class chance level and a marker on each curve's
-        best layer.
+        Lines with a band (the bootstrap interval when the sweep has one,
+        else +/- one standard deviation over folds), a dashed line at the
+        majority-class chance level, a dotted line at the permutation null's
+        95th percentile when the sweep has a null (what an accuracy must beat)
+        and a marker on each curve's best layer.
     """
     import plotly.graph_objects as go
     from plotly.colors import qualitative
@@ -392,9 +465,9 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
         for metric, dash in (("accuracy", "solid"), ("macro_f1", "dot")):
             color = palette[(2 * i + (metric == "macro_f1")) % len(palette)]
             label = f"{name} {metric.replace('_', '-')}".strip()
-            mean, std = frame[metric].to_numpy(), frame[f"{metric}_std"].to_numpy()
+            mean, low, high = _band(frame, metric)
             fig.add_trace(go.Scatter(
-                x=x + x[::-1], y=np.r_[mean + std, (mean - std)[::-1]], fill="toself", line=dict(width=0),
+                x=x + x[::-1], y=np.r_[high, low[::-1]], fill="toself", line=dict(width=0),
                 fillcolor=color, opacity=0.15, hoverinfo="skip", showlegend=False, legendgroup=label,
             ))
             fig.add_trace(go.Scatter(
@@ -408,6 +481,12 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
                 name=f"best: layer {x[best]}", legendgroup=label, showlegend=False,
                 hovertemplate=f"best layer %{{x}}: %{{y:.3f}}<extra>{label}</extra>",
             ))
+        if "null_q95" in frame and frame["null_q95"].notna().any():
+            fig.add_trace(go.Scatter(
+                x=x, y=frame["null_q95"], mode="lines", name=f"{name} shuffled labels, 95th pct".strip(),
+                line=dict(color=palette[(2 * i) % len(palette)], dash="dashdot", width=1),
+                hovertemplate=f"layer %{{x}}<br>null 95th percentile %{{y:.3f}}<extra>{name}</extra>",
+            ))
     for chance in sorted({round(float(frame["chance_majority"].iloc[0]), 6) for frame in sweeps.values()}):
         fig.add_hline(y=chance, line=dict(dash="dash", color="grey"),
                       annotation_text=f"chance (majority) {chance:.2f}", annotation_position="bottom right")
@@ -416,3 +495,13 @@ def plot_probe_sweep(sweeps: pd.DataFrame | Mapping[str, pd.DataFrame], *, title
         yaxis=dict(range=[0, 1.02]), template="plotly_white", hovermode="x unified",
     )
     return fig
+
+
+def _band(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, low, high)`` of a metric: its bootstrap interval when there is one, else +/- one fold std."""
+    mean = frame[metric].to_numpy(dtype=float)
+    low_column, high_column = ("ci_low", "ci_high") if metric == "accuracy" else (f"{metric}_ci_low", f"{metric}_ci_high")
+    if low_column in frame and frame[low_column].notna().all():
+        return mean, frame[low_column].to_numpy(dtype=float), frame[high_column].to_numpy(dtype=float)
+    std = frame[f"{metric}_std"].to_numpy(dtype=float)
+    return mean, mean - std, mean + std
