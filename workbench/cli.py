@@ -34,7 +34,6 @@ from workbench.cli_io import add_commands
 __all__ = ["main", "build_parser"]
 
 #: What MODEL may be instead of a hub id or folder: the bundled all-MiniLM-L6-v2.
-DEFAULT_MODEL = "default"
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -75,10 +74,8 @@ def _positive(text: str) -> int:
 
 def _encode(args: argparse.Namespace) -> int:
 
-    from workbench.encoders import encode
-    from workbench.encoders.bundled import default_text_model
-
     from workbench._format import check_destination
+    from workbench.encoders import encode
 
     data_path = Path(args.data)
     if not data_path.is_file():
@@ -86,10 +83,9 @@ def _encode(args: argparse.Namespace) -> int:
     # before the encoding, which may take hours: never replace what is not a workbench save
     check_destination(Path(args.output), "LayerStack", args.overwrite)
     frame = _read_csv(data_path, args.column)
-    model = default_text_model() if args.model == DEFAULT_MODEL else args.model
     started = time.perf_counter()
     stack = encode(
-        model,
+        args.model,  # "default" is the bundled model, resolved by the encoders as for wb.encode
         frame,
         layers=args.layers,
         pooling=args.pooling,
@@ -219,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  workbench encode bert-base-uncased reviews.csv -o spaces/bert --column review --layers 0,6,12",
     )
     encode.add_argument("model", metavar="MODEL",
-                        help=f"hub id, a folder saved with save_pretrained, or '{DEFAULT_MODEL}' for the bundled all-MiniLM-L6-v2")
+                        help="hub id, a folder saved with save_pretrained, or 'default' for the bundled all-MiniLM-L6-v2")
     encode.add_argument("data", metavar="DATA.csv", help="one row per sample; a 'text' column (or see --column)")
     encode.add_argument("-o", "--output", required=True, metavar="SPACE_DIR",
                         help="folder to write; an earlier workbench save there is replaced (atomically) only with --overwrite")

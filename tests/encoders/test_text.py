@@ -182,3 +182,15 @@ def test_output_device_and_dtype(tiny_models, texts):
     stack = wb.encode(tiny_models("bert"), texts, output_dtype=torch.float64, cache=False, progress=False)
     assert stack[-1].dtype == torch.float64 and stack[-1].device.type == "cpu"
     assert np.isfinite(stack[-1].numpy()).all()
+
+
+def test_default_names_the_bundled_model(minilm_path, texts, tmp_path, monkeypatch):
+    # "default" is the bundled model wherever a model is named, without a hub lookup; a folder of that name wins
+    frame = texts
+    by_name = wb.encode("default", frame, layers=[-1], cache=False, progress=False)
+    by_path = wb.encode(minilm_path, frame, layers=[-1], cache=False, progress=False)
+    torch.testing.assert_close(by_name[-1].vectors, by_path[-1].vectors)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        wb.encode("default", frame, cache=False, progress=False)

@@ -100,7 +100,10 @@ def test_context_can_be_a_list_of_columns_or_an_array(data):
     by_column = Directions(method="centered").fit(space).directions_[2].vectors
     by_array = Directions(method="centered").fit(space, context=space.labels("context")).directions_[2].vectors
     by_two = Directions(method="centered", context=["context", "split"]).fit(space).directions_[2].vectors
-    assert torch.allclose(by_column, by_array) and torch.allclose(by_column, by_two)
+    by_name = Directions(method="centered").fit(space, context="context").directions_[2].vectors  # fit takes a column too
+    assert torch.allclose(by_column, by_array) and torch.allclose(by_column, by_two) and torch.allclose(by_column, by_name)
+    with pytest.raises(ValueError, match="context='situations' names no meta column"):
+        Directions(method="centered").fit(space, context="situations")
 
 
 def test_without_a_baseline_every_label_is_contrasted_with_the_rest(data):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["default_text_model", "DEFAULT_TEXT_MODEL_ID"]
+__all__ = ["default_text_model", "DEFAULT_MODEL", "DEFAULT_TEXT_MODEL_ID"]
 
 #: The hub id of the bundled model (what its weights are).
 DEFAULT_TEXT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+#: The name that stands for the bundled model wherever a model is named: ``wb.encode("default", ...)``,
+#: ``workbench encode default ...`` (a folder of that name, if there is one, wins).
+DEFAULT_MODEL = "default"
 
 
 def default_text_model() -> Path:

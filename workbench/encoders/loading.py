@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from workbench.encoders.bundled import DEFAULT_MODEL, default_text_model
 from workbench.encoders.reporting import examples, warn
 
 __all__ = [
@@ -346,7 +347,9 @@ def resolve_model(
     trust_remote_code: bool = False,
     hub_kwargs: Mapping[str, Any] | None = None,
 ) -> ModelRef:
-    """Resolve a hub id, a folder or a loaded model to a :class:`ModelRef` (config only, no weights).
+    """Resolve a hub id, a folder, ``"default"`` (the bundled all-MiniLM-L6-v2) or a loaded model to a :class:`ModelRef`.
+
+    Reads the config only, no weights.
 
     Raises
     ------
@@ -374,6 +377,9 @@ def resolve_model(
 
     text = os.fspath(model)
     folder = Path(text).expanduser()
+    if text == DEFAULT_MODEL and not folder.exists():  # the bundled model, not a hub id to look up (offline: 25 s of retries)
+        text = os.fspath(default_text_model())
+        folder = Path(text)
     settings: dict = {}
     if folder.is_dir():
         folder, settings = _sentence_transformers_folder(folder)

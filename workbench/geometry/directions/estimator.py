@@ -168,6 +168,12 @@ class Directions(BaseEstimator):
 
     def _groups(self, meta: pd.DataFrame | None, context: Any, n: int) -> np.ndarray | None:
         needs = self.method in ("centered", "pca_diff")
+        if isinstance(context, str):  # a column of the meta, as the constructor's context= takes
+            if meta is None or context not in meta.columns:
+                have = [] if meta is None else list(meta.columns)
+                raise ValueError(f"context={context!r} names no meta column (meta columns: {have}); pass a column name "
+                                 "or one context per row")  # fmt: skip
+            context = meta[context]
         if context is not None:
             values = np.asarray(context, dtype=object)
             if values.shape != (n,):
@@ -187,7 +193,7 @@ class Directions(BaseEstimator):
         keys = meta[columns].astype(str).agg("\x1f".join, axis=1)
         return pd.factorize(keys)[0]
 
-    def fit(self, X: Data | LayerStack, y: Sequence | None = None, *, context: Sequence | None = None) -> Directions:
+    def fit(self, X: Data | LayerStack, y: Sequence | None = None, *, context: str | Sequence | None = None) -> Directions:
         """Find the directions of every label.
 
         Parameters
@@ -196,8 +202,9 @@ class Directions(BaseEstimator):
             A stack is fitted layer by layer.
         y : array-like of shape (n_samples,), optional
             Labels; by default the ``by`` column of ``X.meta`` (required for arrays).
-        context : array-like of shape (n_samples,), optional
-            One context per row; by default the ``context`` column(s) of ``X.meta``.
+        context : str or array-like of shape (n_samples,), optional
+            A meta column, or one context per row; by default the ``context``
+            column(s) of ``X.meta``.
 
         Returns
         -------
