@@ -14,22 +14,19 @@
   "use strict";
   var TOKEN = document.currentScript.dataset.token;
 
-  function bytes(id) {
-    var tag = document.getElementById(id);
-    if (!tag) return null;
-    var text = atob(tag.textContent.trim()), out = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-    return out;
-  }
-
-  async function text(id) {
-    var data = bytes(id);
-    if (data === null) return null;
+  // base64 of a gzip -> a Response over the inflated bytes (read it with .text() or .arrayBuffer())
+  function inflate(base64) {
     if (typeof DecompressionStream === "undefined") {
       throw new Error("this browser cannot inflate the report's scripts (no DecompressionStream): open it in a browser from 2023 or later");
     }
-    var stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return await new Response(stream).text();
+    var raw = atob(base64), data = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
+    return new Response(new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip")));
+  }
+
+  async function text(id) {
+    var tag = document.getElementById(id);
+    return tag ? await inflate(tag.textContent.trim()).text() : null;
   }
 
   function run(code) {
@@ -92,5 +89,5 @@
     console.warn("workbench report: TeX could not be typeset", error);
   });
 
-  window.workbenchPacked = { text: text, run: run, plotly: plotly, typeset: typeset };
+  window.workbenchPacked = { inflate: inflate, text: text, run: run, plotly: plotly, typeset: typeset };
 })();

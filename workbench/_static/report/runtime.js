@@ -84,9 +84,7 @@
       (state.state[id].buffers || []).forEach(function (buffer) {
         if (buffer.encoding !== "workbench-gzip-base64") return;
         pending.push((async function () {
-          var packed = Uint8Array.from(atob(buffer.data), function (c) { return c.charCodeAt(0); });
-          var stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
-          var bytes = new Uint8Array(await new Response(stream).arrayBuffer()), text = "";
+          var bytes = new Uint8Array(await window.workbenchPacked.inflate(buffer.data).arrayBuffer()), text = "";
           for (var i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
           buffer.data = btoa(text);
           buffer.encoding = "base64";
