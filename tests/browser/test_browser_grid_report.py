@@ -15,8 +15,8 @@ import re
 
 import pytest
 
+from tests.browser.canvas_map import hover_drawn_point, lasso
 from tests.browser.chromium import open_offline
-from tests.browser.test_browser_map_report import _PIXELS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,21 +64,14 @@ def test_a_linked_grid_lives_in_a_report_without_a_kernel(report, browser, artif
         assert first["width"] > 400  # the panes share the page's width, their panels go under the maps
 
         # a lasso around the left half of the first pane selects the same rows everywhere
-        left, top, width, height = first["x"], first["y"], first["width"], first["height"]
-        page.mouse.move(left + 2, top + 2)
-        page.mouse.down()
-        for px, py in [(left + width / 2, top + 2), (left + width / 2, top + height - 2), (left + 2, top + height - 2), (left + 2, top + 3)]:
-            page.mouse.move(px, py, steps=4)
-        page.mouse.up()
+        lasso(page, canvases.nth(0))
         page.wait_for_function("() => [...document.querySelectorAll('.wb-map-status')].every(s => / selected$/.test(s.textContent))")
         counts = [int(re.search(r"([\d,]+) selected", page.locator(".wb-map-status").nth(i).inner_text()).group(1))
                   for i in range(3)]  # fmt: skip
         assert 0 < counts[0] < N and counts == [counts[0]] * 3
 
         # hovering a point of the second pane shows the same row in the others' panels
-        pixels = canvases.nth(1).evaluate(_PIXELS)
-        pixel, ratio = pixels["first"], pixels["ratio"]
-        page.mouse.move(second["x"] + (pixel % pixels["width"]) / ratio, second["y"] + (pixel // pixels["width"]) / ratio)
+        hover_drawn_point(page, canvases.nth(1))
         page.locator(".wb-map-panel").nth(1).locator(".wb-panel-head b").wait_for(timeout=10_000)
         hovered = page.locator(".wb-map-panel").nth(1).locator(".wb-panel-head b").inner_text()
         for other in (0, 2):

@@ -13,6 +13,7 @@ import re
 import nbformat
 import pytest
 
+from tests.browser.canvas_map import lasso
 from tests.browser.notebook import LabNotebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -67,13 +68,7 @@ def test_the_browser_map_talks_to_the_kernel(notebook, lab_page, artifacts):
     notebook.run_cell(seen)
     assert notebook.output(seen).inner_text().strip() == "layers seen: [0]"
 
-    box = canvas.bounding_box()
-    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(left + 2, top + 2)
-    page.mouse.down()
-    for x, y in [(left + width - 2, top + 2), (left + width - 2, top + height - 2), (left + 2, top + height - 2), (left + 2, top + 3)]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
+    lasso(page, canvas, share=1)  # the whole map
     status = output.locator(".wb-map-status")
     page.wait_for_function("() => / selected$/.test(document.querySelector('.wb-map-status').textContent)")
     count = int(re.search(r"([\d,]+) selected", status.inner_text()).group(1).replace(",", ""))

@@ -16,6 +16,7 @@ import re
 
 import pytest
 
+from tests.browser.canvas_map import PIXELS, hover_drawn_point, lasso
 from tests.browser.chromium import open_offline
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -48,16 +49,6 @@ explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", hover="text"
 explorer
 """
 
-# Pixels of the map's canvas that are drawn (not blank): a fingerprint of where the points are and their colours.
-_PIXELS = """canvas => {
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  let drawn = [], hash = 0;
-  for (let i = 0; i < data.length; i += 4) {
-    if (data[i + 3] > 200) { drawn.push(i / 4); hash = (hash * 31 + i + data[i] * 7 + data[i + 1] * 3 + data[i + 2]) | 0; }
-  }
-  return {hash, count: drawn.length, first: drawn[Math.floor(drawn.length / 2)], width: canvas.width,
-          ratio: canvas.width / canvas.getBoundingClientRect().width};
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +70,10 @@ def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):
         assert umap.is_disabled() and umap.get_attribute("title") == "needs a running kernel"
 
         # the layer slider moves the points
-        before = canvas.evaluate(_PIXELS)
+        before = canvas.evaluate(PIXELS)
         page.locator(".wb-map-layer input").fill("0")
         page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn.startsWith('pca/0:')")
-        after = canvas.evaluate(_PIXELS)
+        after = canvas.evaluate(PIXELS)
         assert after["hash"] != before["hash"]
 
         # another colour: the legend and the point colours change
@@ -91,14 +82,11 @@ def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):
         page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn.includes(':score:')")
         assert page.locator(".wb-map-legend .wb-legend-item").count() == 0
         assert page.locator(".wb-map-legend .wb-legend-range").is_visible()
-        recoloured = canvas.evaluate(_PIXELS)
+        recoloured = canvas.evaluate(PIXELS)
         assert recoloured["hash"] != after["hash"]
 
         # hovering a point fills the side panel with its row's id and text
-        box = canvas.bounding_box()
-        pixel, ratio = recoloured["first"], recoloured["ratio"]
-        x, y = (pixel % recoloured["width"]) / ratio, (pixel // recoloured["width"]) / ratio
-        page.mouse.move(box["x"] + x, box["y"] + y)
+        hover_drawn_point(page, canvas)
         head = page.locator(".wb-map-panel .wb-panel-head b")
         head.wait_for(timeout=10_000)
         row = int(head.inner_text()[1:])
@@ -108,12 +96,7 @@ def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):
         assert page.locator(".wb-map-panel audio").evaluate("audio => audio.src.startsWith('blob:')")
 
         # a lasso around the left half of the map counts what it holds
-        left, top, width, height = box["x"], box["y"], box["width"], box["height"]
-        page.mouse.move(left + 2, top + 2)
-        page.mouse.down()
-        for px, py in [(left + width / 2, top + 2), (left + width / 2, top + height - 2), (left + 2, top + height - 2), (left + 2, top + 3)]:
-            page.mouse.move(px, py, steps=4)
-        page.mouse.up()
+        lasso(page, canvas)
         page.wait_for_function("() => / selected$/.test(document.querySelector('.wb-map-status').textContent)")
         count = int(re.search(r"([\d,]+) selected", status.inner_text()).group(1).replace(",", ""))
         assert 0 < count < N

@@ -20,8 +20,8 @@ import shutil
 
 import pytest
 
+from tests.browser.canvas_map import PIXELS, hover_drawn_point, lasso
 from tests.browser.notebook import LabNotebook
-from tests.browser.test_browser_map_report import _PIXELS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -68,17 +68,11 @@ def test_quickstart_in_lab(quickstart, lab_page, corpus, artifacts):
     page.wait_for_function("() => document.querySelector('.wb-map').parentElement.dataset.kernel === 'yes'", timeout=30_000)
     assert re.fullmatch(r"pca/[0-6]:emotion:\d+", canvas.get_attribute("data-drawn"))
     assert f"{len(corpus)} points" in status.inner_text()
-    pixels = canvas.evaluate(_PIXELS)
+    pixels = canvas.evaluate(PIXELS)
     assert pixels["count"] > len(corpus)  # every point is a few opaque pixels
 
     # a lasso around the left half comes back to Python as explorer.selection
-    box = canvas.bounding_box()
-    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(left + 2, top + 2)
-    page.mouse.down()
-    for x, y in [(left + width / 2, top + 2), (left + width / 2, top + height - 2), (left + 2, top + height - 2), (left + 2, top + 3)]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
+    lasso(page, canvas)
     page.wait_for_function("() => / selected$/.test(document.querySelector('.wb-map-status').textContent)")
     count = int(re.search(r"([\d,]+) selected", status.inner_text()).group(1).replace(",", ""))
     assert 0 < count < len(corpus)
@@ -96,14 +90,11 @@ def test_quickstart_in_lab(quickstart, lab_page, corpus, artifacts):
     page.screenshot(path=str(artifacts / "quickstart-lasso.png"))
 
     # a double click clears the selection
-    canvas.dblclick(position={"x": 3, "y": height - 3})
+    canvas.dblclick(position={"x": 3, "y": canvas.bounding_box()["height"] - 3})
     page.wait_for_function("() => !/ selected$/.test(document.querySelector('.wb-map-status').textContent)")
 
     # hovering a point shows its sentence, as written, in the side panel
-    pixels = canvas.evaluate(_PIXELS)
-    pixel, ratio = pixels["first"], pixels["ratio"]
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + (pixel % pixels["width"]) / ratio, box["y"] + (pixel // pixels["width"]) / ratio)
+    hover_drawn_point(page, canvas)
     head = explorer.locator(".wb-map-panel .wb-panel-head b")
     head.wait_for(timeout=20_000)
     row = corpus.set_index(corpus["id"].astype(str)).loc[head.inner_text()]
