@@ -75,7 +75,7 @@ def scale(n: int, skip_plotly: bool, results: dict) -> None:
     if not skip_plotly:
         clear_cache()
         with timed(results, "Explorer build, renderer='plotly'"):
-            Explorer(space, color="cluster", hover=None).close()
+            Explorer(space, color="cluster", hover=None, renderer="plotly").close()
     frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "cluster": pd.Categorical(meta["cluster"])})
     with timed(results, "jupyter-scatter build (given the coords)"):
         scatter = jscatter.Scatter(data=frame, x="x", y="y", color_by="cluster")
@@ -155,13 +155,13 @@ def main() -> None:
 
     print("explorer")
     with record_traffic() as traffic, timed(results, "Explorer build (PCA + quality + figure)"):
-        explorer = Explorer(stack, color="topic")
+        explorer = Explorer(stack, color="topic", renderer="plotly")
     results["build_binary_B_per_point"] = traffic.buffer_bytes / n
     results["build_json_B_per_point_without_plotlyjs"] = (traffic.json_bytes - traffic.esm_bytes) / n
     results["plotlyjs_bytes_per_figure"] = traffic.esm_bytes
     print(f"    sent: {traffic.summary()}")
     with record_traffic() as traffic, timed(results, "Explorer build, view cached (widget only)"):
-        Explorer(stack, color="topic").close()
+        Explorer(stack, color="topic", renderer="plotly").close()
     for name, action in (
         ("colour change (categorical -> numeric)", lambda: setattr(explorer.color_menu, "value", "score")),
         ("colour change (numeric -> categorical)", lambda: setattr(explorer.color_menu, "value", "topic")),

@@ -5,7 +5,8 @@ A small notebook (three layers, four emotions, texts) with
 opened offline. With no kernel anywhere, a person can still move the layer
 slider (the map's points move), choose another colour (the legend and the
 point colours change), hover a point (its id, text, picture and an audio player fill the side panel)
-and draw a lasso (the status line counts the rows inside). A projection not
+and draw a lasso (the status line counts the rows inside). Three rows are
+drawn as anchors: dark diamonds on top, and hovering one says so. A projection not
 computed yet is offered greyed, saying it needs a running kernel.
 ``tests/artifacts/browser/report-browser-map.png`` is the page at the end.
 """
@@ -20,6 +21,21 @@ from tests.browser.canvas_map import PIXELS, hover_drawn_point, lasso
 from tests.browser.chromium import open_offline
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Near-black pixels of the map (only the anchors' diamonds are drawn so dark): how many, and, in CSS pixels,
+# the one with the most dark neighbours, i.e. a diamond's centre, where its row lies.
+DARK = """canvas => {
+  const w = canvas.width, data = canvas.getContext('2d').getImageData(0, 0, w, canvas.height).data, dark = new Set();
+  for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 200 && data[i] < 40 && data[i + 1] < 40 && data[i + 2] < 40) dark.add(i / 4);
+  let best = 0, most = -1;
+  for (const p of dark) {
+    let around = 0;
+    for (let dy = -4; dy <= 4; dy++) for (let dx = -4; dx <= 4; dx++) around += dark.has(p + dy * w + dx) ? 1 : 0;
+    if (around > most) (most = around), (best = p);
+  }
+  const ratio = w / canvas.getBoundingClientRect().width;
+  return {count: dark.size, x: (best % w) / ratio, y: Math.floor(best / w) / ratio};
+}"""
 
 N = 240
 
@@ -45,7 +61,7 @@ with wave.open("hello.wav", "wb") as file:
     file.setnchannels(1), file.setsampwidth(2), file.setframerate(8000)
     file.writeframes((np.sin(np.arange(800) / 5) * 8000).astype("<i2").tobytes())
 meta["image"], meta["audio"] = "face.png", "hello.wav"
-explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", hover="text", renderer="browser", height=420)
+explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", hover="text", height=420, anchors=["s0", "s5", "s10"])
 explorer
 """
 
@@ -64,7 +80,14 @@ def test_the_map_lives_in_a_report_without_a_kernel(report, browser, artifacts):
         page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn", timeout=60_000)
         assert canvas.get_attribute("data-drawn") == "pca/2:emotion:0"
         status = page.locator(".wb-map-status")
-        assert f"{N} points" in status.inner_text()
+        assert f"{N} points" in status.inner_text() and "3 anchors" in status.inner_text()
+        # the anchors: the only near-black pixels (the palette has no dark colour), and hovering one says so
+        dark = canvas.evaluate(DARK)
+        assert dark["count"] > 0
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + dark["x"], box["y"] + dark["y"])
+        page.wait_for_function("() => /anchor/.test(document.querySelector('.wb-map-panel .wb-panel-how')?.textContent)")
+        assert page.locator(".wb-map-panel .wb-panel-head b").inner_text() in ("s0", "s5", "s10")
         # no kernel: what only Python could compute is offered greyed, and says why
         umap = page.locator(".wb-map-method option[value=umap]")
         assert umap.is_disabled() and umap.get_attribute("title") == "needs a running kernel"

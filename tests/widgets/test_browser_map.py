@@ -89,7 +89,7 @@ def test_linked_browser_explorers_share_a_link_group_until_unlinked(stack):
     from workbench.widgets import link
 
     grid = Explorer.grid(stack, layers=[0, 1], renderer="browser")
-    single, plotly = Explorer(stack, renderer="browser"), Explorer(stack)
+    single, plotly = Explorer(stack, renderer="browser"), Explorer(stack, renderer="plotly")
     shared = link(grid, single, plotly)
     groups = {view.link_group for view in (*grid.figure.children, single.figure)}
     assert len(groups) == 1 and groups != {grid._figure.own_group}
@@ -98,3 +98,57 @@ def test_linked_browser_explorers_share_a_link_group_until_unlinked(stack):
     shared.unlink()
     assert single.figure.link_group == single._figure.own_group != grid.figure.children[0].link_group
     assert {view.link_group for view in grid.figure.children} == {grid._figure.own_group}
+
+
+def test_the_browser_draws_2d_maps_by_default_and_plotly_3d(stack):
+    from workbench.widgets.browser_map import BrowserMap
+    from workbench.widgets.figure import MapWidget
+
+    assert isinstance(Explorer(stack).figure, BrowserMap)
+    assert isinstance(Explorer(stack, dims=3).figure, MapWidget)
+    assert isinstance(Explorer(stack, renderer="plotly").figure, MapWidget)
+
+
+def test_the_browser_map_carries_the_anchors_of_a_relative_view(stack):
+    from workbench.geometry.relative import RelativeProjection
+
+    chosen = Explorer(stack, anchors=["s10", "s3"]).figure
+    assert np.frombuffer(chosen.anchors, np.int32).tolist() == [3, 10]  # row positions, sorted
+    relative = Explorer(stack, relative=RelativeProjection(anchors=6, seed=0), color="emotion")
+    drawn = np.frombuffer(relative.figure.anchors, np.int32)
+    assert drawn.size == 6 and drawn.tolist() == relative._anchors.tolist()
+    assert Explorer(stack).figure.anchors == b""  # no relative view, no anchors
+
+
+def test_to_figure_copies_what_the_browser_map_shows(stack):
+    explorer = Explorer(stack, color="score", anchors=["s3", "s10"], layer=1)
+    explorer.select(["s2", "s8"])
+    figure = explorer.to_figure()
+    points, anchors = figure.data[0], figure.data[1]
+    np.testing.assert_allclose(np.asarray(points.x, np.float64), explorer.coords[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(points.marker.color, np.float64), stack.meta["score"], rtol=1e-5)
+    assert list(points.selectedpoints) == [2, 8] and len(anchors.x) == 2
+    np.testing.assert_allclose(np.asarray(anchors.y, np.float64), explorer.coords[[3, 10], 1], rtol=1e-6)
+
+
+def test_the_selection_trait_is_synced_as_ids(stack):
+    explorer = Explorer(stack, color="emotion")
+    explorer.select(["s9", "s4"])
+    state = explorer.get_state(["selection"])
+    assert state == {"selection": ["s4", "s9"]}  # plain JSON ids in row order, not a table
+    seen = []
+    explorer.observe(lambda change: seen.append(change["new"]), names="selection")
+    explorer.set_state({"selection": ["s7", "s1"]})  # jslink or another front end set it
+    assert seen == [["s1", "s7"]] and explorer.selection["id"].tolist() == ["s1", "s7"]
+    assert np.frombuffer(explorer.figure.selected, np.int32).tolist() == [1, 7]  # and the map shows it
+
+
+def test_integer_ids_travel_as_plain_json(meta):
+    import torch
+
+    from workbench import LatentSpace
+
+    space = LatentSpace(torch.randn(12, 4), meta.iloc[:12].assign(id=np.arange(100, 112, dtype=np.int64)))
+    explorer = Explorer(space)
+    explorer.select([105, 101])
+    assert json.loads(json.dumps(explorer.get_state(["selection"]))) == {"selection": [101, 105]}

@@ -21,7 +21,7 @@ def xy(explorer, pane: int = 0) -> np.ndarray:
 
 
 def test_builds_on_the_last_layer_with_controls_and_quality(stack):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     assert explorer.layer == 2 and explorer.method == "pca"
     assert [w.description for w in explorer.controls.children[:3]] == ["layer", "map", "colour"]
     trace = explorer.figure.data[0]
@@ -34,7 +34,7 @@ def test_builds_on_the_last_layer_with_controls_and_quality(stack):
 
 
 def test_layer_slider_changes_only_coordinates_and_keeps_points_still(stack):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     first = xy(explorer).copy()
     with record_traffic(explorer) as traffic:
         explorer.layer_slider.value = 1
@@ -49,7 +49,7 @@ def test_layer_slider_changes_only_coordinates_and_keeps_points_still(stack):
 
 
 def test_colour_dropdown_sends_colours_only(stack):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     with record_traffic(explorer) as traffic:
         explorer.color_menu.value = "score"
     marker = explorer.figure.data[0].marker
@@ -80,7 +80,7 @@ def test_colour_options_beyond_columns(stack, meta):
 
 def test_searchable_legend_highlights_by_colorscale_only(stack, meta):
     many = meta.assign(topic=[f"topic {i % 30}" for i in range(len(meta))])
-    explorer = Explorer(LatentSpace(stack[0].vectors, many), color="topic")
+    explorer = Explorer(LatentSpace(stack[0].vectors, many), color="topic", renderer="plotly")
     encoding = explorer.encoding
     assert len(set(encoding.colors)) == 30  # thirty categories, thirty colours
     with record_traffic(explorer) as traffic:
@@ -93,7 +93,7 @@ def test_searchable_legend_highlights_by_colorscale_only(stack, meta):
 
 
 def test_lasso_selection_reaches_python_and_dims_the_rest(stack, meta):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     seen = []
     explorer.on_select(seen.append)
     lasso(explorer.figure, trace=0, points=[5, 2, 9])
@@ -116,7 +116,7 @@ def test_lasso_selection_reaches_python_and_dims_the_rest(stack, meta):
 
 
 def test_hover_and_click_fill_the_panel(stack):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     browser_event(explorer.figure, "hover", trace=0, points=[4])
     assert "s4" in explorer.panel.header.value and "hovered" in explorer.panel.header.value
     assert "sentence 4 &lt;b&gt;not bold&lt;/b&gt;" in explorer.panel.body.value
@@ -126,7 +126,7 @@ def test_hover_and_click_fill_the_panel(stack):
 
 
 def test_anchors_are_drawn_apart_and_hover_as_their_row(stack):
-    explorer = Explorer(stack, anchors=["s3", "s10"])
+    explorer = Explorer(stack, anchors=["s3", "s10"], renderer="plotly")
     anchors = explorer.figure.data[1]
     assert anchors.marker.symbol == "diamond"
     np.testing.assert_allclose(np.asarray(anchors.x), xy(explorer)[[3, 10], 0])
@@ -146,7 +146,7 @@ def test_three_dimensional_view(stack):
 
 @pytest.mark.slow
 def test_projection_dropdown(stack):
-    explorer = Explorer(stack, color="emotion", params={"tsne": {"max_iter": 300}})
+    explorer = Explorer(stack, color="emotion", params={"tsne": {"max_iter": 300}}, renderer="plotly")
     explorer.method_menu.value = "tsne"
     assert explorer.method == "tsne" and "TSNE" in explorer.status.value
     assert explorer.view.method == "tsne" and explorer.view.trustworthiness > 0.5
@@ -174,7 +174,7 @@ def test_clear_errors(stack, meta):
 
 
 def test_replacing_the_shown_colour_redraws_it(stack, meta):
-    explorer = Explorer(stack)
+    explorer = Explorer(stack, renderer="plotly")
     explorer.color = np.zeros(len(meta))
     explorer.color = np.arange(len(meta), dtype=float)  # same name "custom", new values
     assert explorer.color == "custom" and explorer.encoding.vmax == len(meta) - 1
@@ -187,10 +187,10 @@ def test_relative_view_draws_its_anchors(stack):
     from workbench import RelativeProjection
 
     relative = RelativeProjection(anchors=["s1", "s5", "s9", "s20", "s33"]).fit_transform(stack[2])
-    explorer = Explorer(relative, color="emotion")  # anchors read from the provenance
+    explorer = Explorer(relative, color="emotion", renderer="plotly")  # anchors read from the provenance
     assert explorer.space.dim == 5
     np.testing.assert_allclose(np.asarray(explorer.figure.data[1].x), xy(explorer)[[1, 5, 9, 20, 33], 0])
-    every_layer = Explorer(stack, relative=RelativeProjection(anchors=6, seed=0), color="emotion")
+    every_layer = Explorer(stack, relative=RelativeProjection(anchors=6, seed=0), color="emotion", renderer="plotly")
     assert {space.dim for space in every_layer._layers.values()} == {6}
     anchors = every_layer.figure.data[1]
     assert anchors.marker.symbol == "diamond" and len(anchors.x) == 6

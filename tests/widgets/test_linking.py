@@ -11,8 +11,8 @@ from workbench.widgets import Explorer, link
 
 
 def test_selection_and_hover_follow_across_layers_until_unlinked(stack):
-    a = Explorer(stack, color="emotion", layer=0)
-    b = Explorer(stack, color="emotion", layer=2)
+    a = Explorer(stack, color="emotion", layer=0, renderer="plotly")
+    b = Explorer(stack, color="emotion", layer=2, renderer="plotly")
     shared = link(a, b)
     lasso(a.figure, trace=0, points=[1, 2, 3])
     assert b.selected_ids.tolist() == ["s1", "s2", "s3"]
@@ -43,7 +43,7 @@ def test_rows_missing_from_the_other_view_are_ignored(stack):
 
 
 def test_grid_is_one_figure_of_aligned_layers_sharing_selection(stack):
-    grid = Explorer.grid(stack, layers=[0, 1, 2], color="emotion")
+    grid = Explorer.grid(stack, layers=[0, 1, 2], color="emotion", renderer="plotly")
     assert grid.layers_shown == [0, 1, 2]
     assert len(grid.figure.data) == 3 * 4 and grid.layer_slider.layout.display == "none"
     titles = [annotation.text for annotation in grid.figure.layout.annotations]
@@ -64,7 +64,7 @@ def test_grid_is_one_figure_of_aligned_layers_sharing_selection(stack):
 
 
 def test_grid_colours_each_layer_by_its_own_scores_on_one_scale(stack):
-    grid = Explorer.grid(stack, layers=[0, 2], color="preservation")
+    grid = Explorer.grid(stack, layers=[0, 2], color="preservation", renderer="plotly")
     shown = [grid.figure.data[pane * 4].marker for pane in range(2)]
     expected = [grid._preservation(layer) for layer in (0, 2)]
     for marker, values in zip(shown, expected):

@@ -76,7 +76,7 @@ def test_hovering_an_explorer_point_shows_its_media(media):
             "label": ["x", "y"] * 6,
         }
     )
-    explorer = Explorer(LatentSpace(torch.randn(12, 4), meta), color="label")
+    explorer = Explorer(LatentSpace(torch.randn(12, 4), meta), color="label", renderer="plotly")
     browser_event(explorer.figure, "hover", trace=0, points=[3])
     assert bytes(explorer.panel.image.value).startswith(b"\x89PNG")
     browser_event(explorer.figure, "hover", trace=0, points=[11])  # a broken path: said, not raised

@@ -16,7 +16,7 @@ def xy(explorer) -> np.ndarray:
 
 
 def test_observe_fires_for_every_trait_whatever_moved_it(stack):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     seen: dict[str, list] = {name: [] for name in ("layer", "method", "color", "selection", "hovered")}
     for name, changes in seen.items():
         explorer.observe(lambda change, changes=changes: changes.append(change["new"]), names=name)
@@ -33,7 +33,7 @@ def test_observe_fires_for_every_trait_whatever_moved_it(stack):
 
 def test_state_set_by_the_browser_drives_the_explorer(stack):
     """What a jslink or the front end sends: a comm update of the traits."""
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     before = xy(explorer).copy()
     selected = []
     explorer.on_select(selected.append)
@@ -90,7 +90,7 @@ def test_a_big_map_is_drawn_before_its_trustworthiness_is_measured(stack, monkey
     import workbench.widgets.explorer_maps as module
 
     monkeypatch.setattr(module, "EAGER_QUALITY", 0)  # as if the stack had a million rows
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     assert "not measured yet" in explorer.status.value
     assert explorer._view(2).trustworthiness is None
     assert explorer.view.trustworthiness > 0.5  # asked for: measured, then shown and kept

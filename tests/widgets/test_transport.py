@@ -24,7 +24,7 @@ def test_100k_points_travel_as_binary_and_are_not_resent():
     meta = pd.DataFrame({"id": np.arange(n), "topic": rng.integers(0, 25, n).astype(str)})
     stack = LayerStack({0: torch.randn(n, 8), 1: torch.randn(n, 8)}, meta=meta)
     with record_traffic() as traffic:
-        explorer = Explorer(stack, color="topic", hover=None, sample=100)
+        explorer = Explorer(stack, color="topic", hover=None, sample=100, renderer="plotly")
     # x, y as float32 and the colour as int32 codes: 12 bytes a point, binary
     assert traffic.buffer_bytes == 12 * n
     # the JSON besides plotly.js is the id hover labels and the controls, not numbers
@@ -59,7 +59,7 @@ def _buffer(model: dict, path: list, dtype) -> np.ndarray:
 def test_static_export_holds_the_current_map_and_writes_a_png(stack, tmp_path):
     from ipywidgets.embed import dependency_state, embed_minimal_html
 
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     explorer.layer_slider.value = 1  # changes after construction must be in the export
     explorer.color_menu.value = "intensity"
     explorer.select(["s1", "s2"])
@@ -98,7 +98,7 @@ def test_static_export_holds_the_current_map_and_writes_a_png(stack, tmp_path):
 
 
 def test_a_figure_displayed_on_its_own_still_exports_its_current_data(stack):
-    explorer = Explorer(stack, color="emotion")
+    explorer = Explorer(stack, color="emotion", renderer="plotly")
     explorer.figure._repr_mimebundle_()  # what Jupyter calls to show the bare figure
     explorer.color_menu.value = "intensity"
     exported = explorer.figure.get_state()["_widget_data"][0]["marker"]["color"]

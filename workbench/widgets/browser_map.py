@@ -9,6 +9,7 @@ once) holds what the controls need as binary buffers:
             values: {"*" or "<layer index>": int32 codes or float32 values}}}``
 ``ids``, ``texts``  NUL-separated UTF-8 of the rows' ids and hover texts
 ``selected``  int32 row positions; ``hovered`` a row position or -1
+``anchors``  int32 row positions drawn as anchors (diamonds) on every map
 
 and switches layer, projection, colour, legend search, hover/click panel and
 lasso itself, with or without a kernel. It answers to the same calls as
@@ -110,6 +111,8 @@ class BrowserMap(anywidget.AnyWidget):
         Each row's id and hover text.
     height : int
     point_size : float
+    anchors : ndarray of int, optional
+        Row positions drawn as anchors (diamonds).
 
     Examples
     --------
@@ -137,6 +140,8 @@ class BrowserMap(anywidget.AnyWidget):
     texts = traitlets.Bytes(b"").tag(sync=True)
     media = traitlets.Dict().tag(sync=True)
     selected = traitlets.Any(b"").tag(sync=True)
+    #: Rows drawn as anchors of a relative view (int32 positions): diamonds on top of the points.
+    anchors = traitlets.Bytes(b"").tag(sync=True)
     hovered = traitlets.Int(-1).tag(sync=True)
     titles = traitlets.Dict().tag(sync=True)
     height = traitlets.Int(520).tag(sync=True)
@@ -155,10 +160,12 @@ class BrowserMap(anywidget.AnyWidget):
         texts: Sequence[Any],
         height: int | None = None,
         point_size: float | None = None,
+        anchors: np.ndarray | None = None,
     ) -> None:
         ids = list(ids)
         super().__init__(
             n=len(ids),
+            anchors=b"" if anchors is None else int32(anchors).tobytes(),
             layers=[str(layer) for layer in layers],
             methods=[list(entry) for entry in methods],
             ids=_joined(ids),

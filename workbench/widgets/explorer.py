@@ -11,8 +11,8 @@ audio. Lasso or box selections come back to Python as a DataFrame
 
 Its state is traits — ``layer``, ``method``, ``color``, ``selection`` (ids)
 and ``hovered`` (an id) — so ``observe`` and ``ipywidgets.link`` work on them
-as on any widget, and ``jslink`` on all but ``selection`` (synced to the
-browser); the controls only write to them.
+as on any widget, and so does ``jslink`` (all are synced to the browser);
+the controls only write to them.
 
 Every map carries its trustworthiness, and can be coloured by
 ``"preservation"`` to show *where* it misplaces neighbours.
@@ -56,7 +56,7 @@ from workbench.widgets.explorer_maps import METHOD_LABELS, ExplorerMaps
 from workbench.widgets.figure import MapFigure, hover_texts
 from workbench.widgets.options import NONE, ColorOptions
 from workbench.widgets.panel import RowPanel
-from workbench.widgets.selection import RowId, RowSelection, SelectionMixin
+from workbench.widgets.selection import RowId, RowSelection, SelectionMixin, ids_from_json, ids_to_json
 
 __all__ = ["Explorer"]
 
@@ -124,16 +124,16 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
     point_size : float, optional
     autoplay : bool
         Play a row's audio as soon as it is shown in the panel.
-    renderer : {"plotly", "browser"}
-        ``"browser"``: 2-D maps whose front end holds every PCA layer and
-        every fixed colour option as binary buffers and switches among them
-        itself, so the map, its controls, legend search, hover panel and
-        lasso also work in a report or handout with no kernel
+    renderer : {"browser", "plotly"}, optional
+        ``"browser"`` (the default for 2-D maps): the front end holds every
+        PCA layer and every fixed colour option as binary buffers and
+        switches among them itself, so the map, its controls, legend search,
+        hover panel and lasso also work in a report or handout with no kernel
         (:mod:`workbench.widgets.browser_map`). A grid's panes share
         projection, colour, search, selection and hover in the browser, and
         so do linked Explorers' maps (:func:`~workbench.widgets.link`).
-        ``"plotly"``: a plotly FigureWidget (also 3-D), whose controls need a
-        running kernel.
+        ``"plotly"`` (the default in 3-D, which only it draws): a plotly
+        FigureWidget, whose controls need a running kernel.
 
     Examples
     --------
@@ -157,10 +157,8 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
     method = traitlets.Unicode("pca", help="projection shown").tag(sync=True)
     #: Name of the colour option shown; set it to a name, a meta column, an array, a Series or a callable.
     color = ColorSpec(NONE, help="colour option shown").tag(sync=True)
-    #: Selected rows: ids in change events, the rows of the meta table when read. Not synced to
-    #: the browser: with it synced, plotly's FigureWidget in JupyterLab came up empty after a
-    #: selection from Python (notebook 01's browser test); the browser map syncs its own rows.
-    selection = RowSelection(help="ids of the selected rows")
+    #: Selected rows: ids in change events and in the browser, the rows of the meta table when read.
+    selection = RowSelection(help="ids of the selected rows").tag(sync=True, to_json=ids_to_json, from_json=ids_from_json)
     #: Id of the row in the side panel (hovered, clicked or shown from a linked view), or None.
     hovered = RowId(help="id of the row in the side panel").tag(sync=True)
 
@@ -188,7 +186,7 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         height: int | None = None,
         point_size: float | None = None,
         autoplay: bool = True,
-        renderer: str = "plotly",
+        renderer: str | None = None,
     ) -> None:
         self._layers, self.meta, self.name = as_layers(data)
         keys = list(self._layers)
@@ -199,6 +197,8 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
             anchors = recorded_anchors(self._layers)
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3; got {dims!r}")
+        if renderer is None:
+            renderer = "browser" if dims == 2 else "plotly"
         if renderer not in ("plotly", "browser"):
             raise ValueError(f"renderer must be 'plotly' or 'browser'; got {renderer!r}")
         if renderer == "browser" and dims != 2:
@@ -213,7 +213,7 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         # the first one shown with it (so switching method computes one map)
         self._references: dict[str, Any] = {}
         self._dims, self._seed, self._metric, self._k, self._align = dims, seed, metric, k, align
-        self._sample = sample
+        self._sample, self._cols = sample, cols
         self._params = {m: dict(p) for m, p in (params or {}).items()}
         self.options = ColorOptions(self.meta, colors)
         if directions is not None:
@@ -281,7 +281,7 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         shown = self._panes if self._grid else keys  # a grid pane holds its own layer, a single map all of them
         maps = [
             BrowserMap([str(key) for key in ([pane] if self._grid else keys)], methods, ids=ids, texts=texts,
-                       height=height or (360 if self._grid else None), point_size=point_size)
+                       height=height or (360 if self._grid else None), point_size=point_size, anchors=self._anchors)
             for pane in (self._panes if self._grid else [None])
         ]  # fmt: skip
         panes = BrowserPanes(maps, cols)
@@ -511,12 +511,21 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         return list(self._panes)
 
     def to_figure(self):
-        """A plain ``plotly.graph_objects.Figure`` of what is shown now (for reports and static HTML)."""
+        """A plain ``plotly.graph_objects.Figure`` of what is shown now (for reports and static HTML).
+
+        The same maps, colours, anchors and selection as on screen, whichever
+        renderer draws the Explorer.
+        """
         import plotly.graph_objects as go
 
-        if self._browser:
-            raise ValueError("to_figure() copies the plotly map: build the Explorer with renderer='plotly' for it")
-        return go.Figure(self.figure)
+        if not self._browser:
+            return go.Figure(self.figure)
+        copy = self._plotly_map(self._cols, None, None)
+        try:
+            copy.set_selection(self._selection)
+            return go.Figure(copy.widget)
+        finally:
+            copy.widget.close()  # a widget only to build the figure: nothing left open in the kernel
 
     def close(self) -> None:
         """Close the explorer and every widget inside it (frees them in the kernel)."""

@@ -3,8 +3,9 @@
 :class:`SelectionMixin` is the part of the :class:`~workbench.widgets.Explorer`
 that deals in rows: which are selected (by id, by mask, by a lasso in the
 browser), which one is hovered, and who is told about it. Both are traits of
-the widget — ``selection`` (a list of ids) and ``hovered`` (an id or None,
-synced to the browser) — so ``observe`` and ``ipywidgets.link`` work on them;
+the widget — ``selection`` (a list of ids) and ``hovered`` (an id or None),
+both synced to the browser — so ``observe``, ``ipywidgets.link`` and
+``jslink`` work on them;
 read from Python, ``selection`` is the table of the selected rows
 (:class:`RowSelection`). Unselected points stay visible, dimmed. Listeners
 registered with ``on_select`` / ``on_hover`` receive ids plus an ``origin``,
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-__all__ = ["RowId", "RowSelection", "SelectedRows", "SelectionMixin", "plain_id"]
+__all__ = ["RowId", "RowSelection", "SelectedRows", "SelectionMixin", "ids_from_json", "ids_to_json", "plain_id"]
 
 
 def plain_id(value: Any) -> Any:
@@ -89,6 +90,19 @@ class RowSelection(traitlets.TraitType):
             return ids
         positions = obj._selected_positions(ids)
         return SelectedRows(obj.meta.iloc[positions if positions is not None else np.empty(0, np.int64)])
+
+
+def ids_to_json(value: Any, widget: Any) -> list:
+    """The ``selection`` trait as the browser gets it: the selected ids as a plain JSON list.
+
+    Read from Python the trait is a table of rows; what is synced is only their ids.
+    """
+    ids = value["id"].tolist() if isinstance(value, pd.DataFrame) else list(value or [])
+    return [plain_id(ident) for ident in ids]
+
+
+def ids_from_json(value: Any, widget: Any) -> list:
+    return list(value or [])
 
 
 class RowId(traitlets.TraitType):

@@ -148,6 +148,11 @@ function render({ model, el }) {
     return { ...option, data: option.kind === "categorical" ? new Int32Array(bytes) : new Float32Array(bytes) };
   }
 
+  function anchors() {
+    const bytes = bytesOf(model.get("anchors"));
+    return bytes && bytes.byteLength ? new Int32Array(bytes) : new Int32Array(0);
+  }
+
   function selected() {
     const bytes = bytesOf(model.get("selected"));
     return bytes && bytes.byteLength ? new Int32Array(bytes) : null;
@@ -235,7 +240,7 @@ function render({ model, el }) {
     }
     const head = element("div", "wb-panel-head", panel);
     element("b", "", head).textContent = ids()[row];
-    element("span", "wb-panel-how", head).textContent = how;
+    element("span", "wb-panel-how", head).textContent = anchors().includes(row) ? how + " · anchor" : how;
     const text = texts()[row];
     if (text) element("div", "wb-panel-text", panel).textContent = text;
     const media = model.get("media");
@@ -338,6 +343,23 @@ function render({ model, el }) {
       }
     }
     context.putImageData(image, 0, 0);
+    // the anchors of a relative view: few, so drawn as paths, dark diamonds on top of every point
+    const anchorRows = anchors(), r = size + 2;
+    context.fillStyle = "#111";
+    context.strokeStyle = "#fff";
+    context.lineWidth = 1;
+    for (const i of anchorRows) {
+      if (i >= count) continue;
+      const x = screen[2 * i], y = screen[2 * i + 1];
+      context.beginPath();
+      context.moveTo(x, y - r);
+      context.lineTo(x + r, y);
+      context.lineTo(x, y + r);
+      context.lineTo(x - r, y);
+      context.closePath();
+      context.fill();
+      context.stroke();
+    }
     const focus = model.get("hovered");
     if (focus >= 0 && focus < count) {
       context.strokeStyle = "#000";
@@ -355,6 +377,7 @@ function render({ model, el }) {
       context.setLineDash([]);
     }
     const parts = [model.get("titles")[key()] || "", count.toLocaleString() + " points"];
+    if (anchorRows.length) parts.push(anchorRows.length.toLocaleString() + " anchors (diamonds)");
     if (chosen) parts.push(chosen.length.toLocaleString() + " selected");
     status.textContent = parts.filter(Boolean).join(" · ");
     canvas.dataset.drawn = key() + ":" + model.get("color") + ":" + (chosen ? chosen.length : 0);
@@ -453,7 +476,7 @@ function render({ model, el }) {
 
   // --- the model ----------------------------------------------------------
   const redraw = () => draw();
-  const names = ["layer", "method", "color", "search", "coords", "colors", "selected", "color_names", "titles", "control_group"];
+  const names = ["layer", "method", "color", "search", "coords", "colors", "selected", "anchors", "color_names", "titles", "control_group"];
   for (const name of names) model.on("change:" + name, redraw);
   model.on("change:hovered", () => {
     const row = model.get("hovered");
