@@ -18,6 +18,7 @@ PIXELS = """canvas => {
 
 def lasso(page: Any, canvas: Any, share: float = 0.5) -> None:
     """Draw a lasso with the mouse around the left ``share`` of the map's width, full height."""
+    canvas.scroll_into_view_if_needed()  # the mouse only reaches what is on screen
     box = canvas.bounding_box()
     left, top, width, height = box["x"], box["y"], box["width"], box["height"]
     right = left + min(width * share, width - 2)
@@ -30,6 +31,7 @@ def lasso(page: Any, canvas: Any, share: float = 0.5) -> None:
 
 def hover_drawn_point(page: Any, canvas: Any) -> dict:
     """Move the pointer onto a drawn pixel of the map (the middle one in page order); returns the canvas's PIXELS."""
+    canvas.scroll_into_view_if_needed()
     pixels = canvas.evaluate(PIXELS)
     box, pixel, ratio = canvas.bounding_box(), pixels["first"], pixels["ratio"]
     page.mouse.move(box["x"] + (pixel % pixels["width"]) / ratio, box["y"] + (pixel // pixels["width"]) / ratio)

@@ -3,7 +3,10 @@
 With a kernel, the map says so (its ping is answered) and offers the
 projections Python can still compute; moving its layer slider fires
 ``observe(..., names="layer")`` in the kernel, and a lasso drawn with the
-mouse becomes ``explorer.selection``.
+mouse becomes ``explorer.selection``. The Explorer's ``selection`` trait is
+synced (as ids), so a ``jslink`` carries that lasso to a plotly-drawn Explorer
+through the page, and that Explorer, given a selection before it was shown,
+still draws its figure.
 """
 
 from __future__ import annotations
@@ -36,8 +39,13 @@ explorer = Explorer(LayerStack(layers, meta=meta), color="emotion", renderer="br
 layers_seen = []
 explorer.observe(lambda change: layers_seen.append(change["new"]), names="layer")
 explorer""",
+    """import ipywidgets as widgets
+follower = Explorer(LayerStack(layers, meta=meta), color="emotion", renderer="plotly", height=300)
+follower.select([0, 1, 2])  # before it is shown
+widgets.jslink((explorer, "selection"), (follower, "selection"))
+follower""",
     'print("layers seen:", layers_seen)',
-    'print("selected:", len(explorer.selection))',
+    'print("selected:", len(explorer.selection), "followed:", len(follower.selection))',
 ]
 
 
@@ -76,7 +84,8 @@ def test_the_browser_map_talks_to_the_kernel(notebook, lab_page, artifacts):
     notebook.pause()
     chosen = notebook.index_of("selected:")
     notebook.run_cell(chosen)
-    assert notebook.output(chosen).inner_text().strip() == f"selected: {N}"
+    assert notebook.output(chosen).inner_text().strip() == f"selected: {N} followed: {N}"
+    assert notebook.output(1).locator(".js-plotly-plot .main-svg").first.is_visible()
     output.screenshot(path=str(artifacts / "lab-browser-map.png"))
     assert page.watch.refused == []
     assert page.watch.problems == []
