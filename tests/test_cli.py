@@ -153,6 +153,21 @@ def test_lid_prints_one_row_per_layer_and_writes_csv(capsys, encoded, tmp_path):
     assert ((profile["mean"] > 1) & (profile["mean"] < 60)).all()
 
 
+@pytest.mark.slow
+def test_lid_gives_intervals_and_the_shuffled_null_when_asked(capsys, encoded, tmp_path):
+    out, _ = encoded
+    table = tmp_path / "lid.csv"
+    code, stdout, _ = run(capsys, "lid", str(out), "--k", "12", "--n-bootstrap", "8", "--n-permutations", "9",
+                          "--groups", "emotion", "--csv", str(table), "-q")  # fmt: skip
+    assert code == 0 and "ci_low" in stdout.splitlines()[0] and "p_value" in stdout.splitlines()[0]
+    profile = pd.read_csv(table)
+    assert ((profile["ci_low"] <= profile["mean"]) & (profile["mean"] <= profile["ci_high"])).all()
+    # sentence embeddings lie on far fewer dimensions than their columns shuffled apart
+    assert (profile["mean"] < profile["null_mean"]).all() and (profile["p_value"] == 0.1).all()
+    code, _, err = run(capsys, "lid", str(out), "--n-bootstrap", "4", "--groups", "mood")
+    _one_error_line(code, err, "workbench lid: error:", "mood")
+
+
 def test_lid_of_a_folder_that_is_not_a_space_is_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "lid", str(tmp_path))
     _one_error_line(code, err, "workbench lid: error:", str(tmp_path))

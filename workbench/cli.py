@@ -6,6 +6,7 @@ Examples
 
     workbench encode default sentences.csv -o spaces/minilm
     workbench lid spaces/minilm --k 64 --csv lid.csv
+    workbench lid spaces/minilm --n-bootstrap 20 --n-permutations 19
     workbench report notebooks/01_quickstart.ipynb -o quickstart.html
     workbench demo
     workbench import vectors.npy meta.csv -o spaces/mine
@@ -59,14 +60,24 @@ def _layers(text: str) -> str | list[int]:
         raise argparse.ArgumentTypeError(f"expected 'all' or integers such as 0,3,-1; got {text!r}") from None
 
 
-def _positive(text: str) -> int:
+def _at_least(least: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+        value = least - 1
+    if value < least:
+        kind = "a positive integer" if least == 1 else "0 or a positive integer"
+        raise argparse.ArgumentTypeError(f"expected {kind}; got {text!r}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _at_least(1, text)
+
+
+def _count(text: str) -> int:
+    """How many replicates: 0 (none) or more."""
+    return _at_least(0, text)
 
 
 # ---------------------------------------------------------------- commands
@@ -145,6 +156,10 @@ def _lid(args: argparse.Namespace) -> int:
         estimator=args.estimator,
         device=args.device,
         progress=not args.quiet,
+        n_bootstrap=args.n_bootstrap,
+        n_permutations=args.n_permutations,
+        groups=args.groups,
+        seed=args.seed,
     )
     print(profile.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.csv:
@@ -246,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     lid.add_argument("--estimator", choices=["twonn", "mle"], default="twonn",
                      help="TwoNN inside the neighbourhood (the default, the paper's) or Levina-Bickel MLE")
     lid.add_argument("--device", default="auto", help="auto (the default), cpu, cuda, mps")
+    lid.add_argument("--n-bootstrap", type=_count, default=0, metavar="N",
+                     help="N half-sample re-estimates: adds a 95%% interval of each layer's mean (ci_low, ci_high)")
+    lid.add_argument("--n-permutations", type=_count, default=0, metavar="N",
+                     help="N column-shuffled copies: adds the null of no structure (null_mean, null_q95, p_value)")
+    lid.add_argument("--groups", metavar="COLUMN", help="meta column whose groups are resampled whole (e.g. situation)")
+    lid.add_argument("--seed", type=int, default=0, help="seed of the sample, half-samples and shuffles")
     lid.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     lid.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     lid.set_defaults(run=_lid)
