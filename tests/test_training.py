@@ -104,3 +104,17 @@ def test_measure_agrees_with_encode_and_the_estimator(tiny_classifier):
     lid = LocalIntrinsicDimension(n_neighbors=10).fit(space).lid_
     assert measured["n_points"] == len(space)
     assert measured["mean_lid"] == pytest.approx(float(np.nanmean(lid)), rel=1e-5)
+
+
+def test_a_causal_model_is_measured_where_every_encoder_reads_it(tiny_classifier):
+    from workbench.encoders import encode
+    from workbench.geometry.intrinsic import LocalIntrinsicDimension
+
+    model, tokenizer = tiny_classifier  # GPT-2: by default read at each text's last real token, as wb.encode does
+    measured = LIDCallback(PROBE, tokenizer, n_neighbors=5).measure(model)
+    stack = encode(model, pd.DataFrame({"text": PROBE}), processor=tokenizer, layers=[-1], cache=False, progress=False)
+    assert stack[stack.layers[-1]].provenance["pooling"] == "last"
+    expected = np.nanmean(LocalIntrinsicDimension(n_neighbors=5).fit(stack[stack.layers[-1]]).lid_)
+    assert measured["mean_lid"] == pytest.approx(expected, rel=1e-5)
+    averaged = LIDCallback(PROBE, tokenizer, n_neighbors=5, pooling="mean").measure(model)
+    assert averaged["mean_lid"] != pytest.approx(measured["mean_lid"], rel=1e-3)  # the old default read elsewhere

@@ -79,9 +79,11 @@ class LIDCallback(TrainerCallback):
         probe must give more vectors than this.
     layer : int, default -1
         ``hidden_states`` index to measure (-1: the last layer, as in the paper).
-    pooling : {"mean", "tokens", "cls", "last"}, default "mean"
+    pooling : {"mean", "tokens", "cls", "last"}, optional
         ``"tokens"`` measures every (non-special) token vector, as the paper
-        does; ``"mean"`` one vector per text.
+        does; the others one vector per text. By default the rule every
+        encoder follows (:func:`~workbench.encoders.pooling.default_pooling`):
+        the last token for a causal LM, the mean otherwise.
     every : "eval" or int, default "eval"
         Measure after every evaluation (then the row carries the evaluation
         metrics), or every ``every`` optimisation steps.
@@ -114,7 +116,7 @@ class LIDCallback(TrainerCallback):
         *,
         n_neighbors: int = 128,
         layer: int = -1,
-        pooling: str = "mean",
+        pooling: str | None = None,
         every: str | int = "eval",
         column: str = "text",
         batch_size: int = 32,
@@ -169,9 +171,9 @@ class LIDCallback(TrainerCallback):
         )
         space = stack[stack.layers[-1]]
         if len(space) <= self.n_neighbors:
+            pooling = space.provenance.get("pooling", self.pooling)
             raise ValueError(
-                f"the probe gives {len(space)} vectors with pooling={self.pooling!r}, not more than "
-                f"n_neighbors={self.n_neighbors}"
+                f"the probe gives {len(space)} vectors with pooling={pooling!r}, not more than n_neighbors={self.n_neighbors}"
             )
         estimator = LocalIntrinsicDimension(
             n_neighbors=self.n_neighbors, estimator=self.estimator, device=str(device), **self.lid_options
