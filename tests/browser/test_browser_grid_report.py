@@ -5,7 +5,9 @@ by side) linked to a single-layer Explorer with ``link``. With no kernel
 anywhere, a lasso in the grid's first pane selects the same rows in its
 second pane and in the linked Explorer, a hovered point shows up in the other
 panels, and choosing another colour in one pane recolours the other pane
-(the panes share their controls) but not the linked Explorer.
+(the panes share their controls) but not the linked Explorer. The rows'
+pictures travel once, with the grid's first pane; the second pane's panel
+shows them too.
 ``tests/artifacts/browser/report-browser-grid.png`` is the page at the end.
 """
 
@@ -32,6 +34,9 @@ emotion = np.array(["joy", "fear", "anger", "love"])[np.arange({N}) % 4]
 meta = pd.DataFrame({{"id": [f"s{{i}}" for i in range({N})], "emotion": emotion,
                      "text": [f"sentence {{i}} felt {{e}}" for i, e in enumerate(emotion)],
                      "score": rng.normal(size={N})}})
+from PIL import Image
+Image.fromarray(np.full((60, 80, 3), 90, np.uint8)).save("face.png")
+meta["image"] = "face.png"
 centres = rng.normal(size=(4, 12))
 codes = pd.factorize(meta["emotion"])[0]
 stack = LayerStack({{layer: torch.as_tensor(centres[codes] * (1 + 2 * layer) + rng.normal(size=({N}, 12)),
@@ -74,6 +79,8 @@ def test_a_linked_grid_lives_in_a_report_without_a_kernel(report, browser, artif
         hover_drawn_point(page, canvases.nth(1))
         page.locator(".wb-map-panel").nth(1).locator(".wb-panel-head b").wait_for(timeout=10_000)
         hovered = page.locator(".wb-map-panel").nth(1).locator(".wb-panel-head b").inner_text()
+        picture = page.locator(".wb-map-panel").nth(1).locator("img")  # sent with the first pane only
+        assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 80
         for other in (0, 2):
             head = page.locator(".wb-map-panel").nth(other).locator(".wb-panel-head")
             head.wait_for(timeout=10_000)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.widgets.plotly_events import browser_event
-from workbench import LatentSpace
+from workbench import LatentSpace, LayerStack
 from workbench.widgets import Explorer
 from workbench.widgets.panel import RowPanel
 
@@ -96,3 +96,12 @@ def test_the_browser_map_carries_thumbnails_and_audio_as_buffers(media):
     view = Explorer(LatentSpace(torch.randn(8, 4), meta), color="label", renderer="browser").figure
     assert sorted(view.media["image"], key=int) == [str(i) for i in range(7)]  # the lost one is left out
     assert bytes(view.media["image"]["3"]).startswith(b"\x89PNG") and view.media["audio"]["0"] == sound.read_bytes()
+
+
+def test_a_browser_grid_sends_its_media_once(media):
+    picture, sound, _ = media
+    meta = pd.DataFrame({"id": range(6), "image": [str(picture)] * 6, "audio": [str(sound)] * 6})
+    stack = LayerStack({layer: torch.randn(6, 4) for layer in range(3)}, meta=meta)
+    first, *others = Explorer.grid(stack, layers=[0, 1, 2]).figure.children
+    assert len(first.media["image"]) == len(first.media["audio"]) == 6
+    assert [view.media for view in others] == [{}, {}]  # the page lends them the first pane's

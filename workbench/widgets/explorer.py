@@ -285,11 +285,10 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
             for pane in (self._panes if self._grid else [None])
         ]  # fmt: skip
         panes = BrowserPanes(maps, cols)
-        media = media_buffers(self.meta)
+        maps[0].media = media_buffers(self.meta)  # once: a grid's other panes find it in the page
         for view in maps:
             view.on_points = self._on_points
             view.color_names = self.options.names
-            view.media = media
             view.on_request(self._browser_asks)
         with panes.batch_update():
             if self.method == "pca":  # cheap: every layer, so the slider works offline

@@ -56,6 +56,16 @@ function viridis(t) {
   return "rgb(" + a.map((c, k) => Math.round(c + (b[k] - c) * f)).join(",") + ")";
 }
 
+function audioType(bytes) {
+  // the clip's container from its first bytes (clips are sent as MP3 when they can be, else as they were read)
+  const head = new Uint8Array(bytes, 0, Math.min(4, bytes.byteLength)), text = String.fromCharCode(...head);
+  if (text === "RIFF") return "audio/wav";
+  if (text === "OggS") return "audio/ogg";
+  if (text === "fLaC") return "audio/flac";
+  if (text.startsWith("ID3") || (head[0] === 0xff && (head[1] & 0xe0) === 0xe0)) return "audio/mpeg";
+  return "";
+}
+
 function element(tag, className, parent) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -74,6 +84,8 @@ function inside(polygon, x, y) {
 
 // one bus for every map of the page (each widget may load this file as its own module)
 const BUS = (globalThis.__workbenchMapBus = globalThis.__workbenchMapBus || new EventTarget());
+// a grid sends its rows' pictures and sounds with its first pane only: the others look them up here, by control group
+const SHARED_MEDIA = (globalThis.__workbenchMapMedia = globalThis.__workbenchMapMedia || new Map());
 const SHARED_CONTROLS = ["method", "color", "search"];
 
 function render({ model, el }) {
@@ -133,6 +145,7 @@ function render({ model, el }) {
     model.save_changes();
   }
   BUS.addEventListener("wb-map", hear);
+  if (model.get("control_group") && Object.keys(model.get("media") || {}).length) SHARED_MEDIA.set(model.get("control_group"), model);
 
   function coords() {
     const found = model.get("coords")[key()];
@@ -232,6 +245,13 @@ function render({ model, el }) {
     }
   }
 
+  function mediaOf() {
+    const own = model.get("media") || {};
+    if (Object.keys(own).length) return own;
+    const holder = SHARED_MEDIA.get(model.get("control_group"));
+    return holder ? holder.get("media") || {} : {};
+  }
+
   function showRow(row, how) {
     panel.replaceChildren();
     if (row < 0) {
@@ -243,12 +263,13 @@ function render({ model, el }) {
     element("span", "wb-panel-how", head).textContent = anchors().includes(row) ? how + " · anchor" : how;
     const text = texts()[row];
     if (text) element("div", "wb-panel-text", panel).textContent = text;
-    const media = model.get("media");
+    const media = mediaOf();
     for (const kind of ["image", "audio"]) {
       const found = media[kind] && media[kind][String(row)];
       if (!found) continue;
       const node = element(kind === "image" ? "img" : "audio", "wb-panel-" + kind, panel);
-      node.src = URL.createObjectURL(new Blob([bytesOf(found)], { type: kind === "image" ? "image/png" : "audio/wav" }));
+      const bytes = bytesOf(found);
+      node.src = URL.createObjectURL(new Blob([bytes], { type: kind === "image" ? "image/png" : audioType(bytes) }));
       if (kind === "audio") node.controls = true;
     }
   }
