@@ -105,6 +105,7 @@ def test_the_browser_draws_2d_maps_by_default_and_plotly_3d(stack):
     from workbench.widgets.figure import MapWidget
 
     assert isinstance(Explorer(stack).figure, BrowserMap)
+    assert Explorer(stack, hover=None).figure.texts == b""  # ids alone: not sent twice
     assert isinstance(Explorer(stack, dims=3).figure, MapWidget)
     assert isinstance(Explorer(stack, renderer="plotly").figure, MapWidget)
 

@@ -108,7 +108,7 @@ class BrowserMap(anywidget.AnyWidget):
     methods : list of (value, label)
         Projections offered.
     ids, texts : sequence
-        Each row's id and hover text.
+        Each row's id and hover text (``texts`` empty: the panel shows the id alone).
     height : int
     point_size : float
     anchors : ndarray of int, optional

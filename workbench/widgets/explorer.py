@@ -1,7 +1,7 @@
 """The Explorer: an interactive, honest 2-D/3-D map of a latent space.
 
-``Explorer(space_or_stack, color="emotion")`` shows a WebGL scatter of the
-rows (PCA, UMAP or t-SNE) with controls around it: a layer slider for a
+``Explorer(space_or_stack, color="emotion")`` shows a scatter of the rows
+(PCA, UMAP or t-SNE) with controls around it: a layer slider for a
 LayerStack, the projection, the colour (any meta column, a per-point score,
 Parrott tiers, the map's own neighbour preservation) with a searchable
 legend, and a side panel with the hovered or clicked row's text, image and
@@ -22,11 +22,17 @@ Procrustes-aligned so a point stays put from pane to pane;
 :func:`workbench.widgets.linking.link` shares selection and hover between
 explorers of other layers, models or modalities.
 
+A 2-D map is drawn by the browser (:mod:`workbench.widgets.browser_map`):
+the page holds every PCA layer, every fixed colour, the hover texts and the
+rows' pictures and sounds, and switches among them itself, so the map stays
+alive in a report with no kernel; Python computes only what the page asks
+for and lacks. A 3-D map (``dims=3``), or ``renderer="plotly"``, is a plotly
+FigureWidget (WebGL) whose controls need a kernel.
+
 What travels to the browser is kept small and binary (see
 :mod:`workbench.widgets.transport`): coordinates as float32 arrays, colours as
-int32 codes or float32 values with a colorscale; changing the colour does
-not resend coordinates, changing the layer resends only coordinates (and
-colours that depend on the layer).
+int32 codes or float32 values; changing the colour does not resend
+coordinates, changing the layer resends only what the page does not hold.
 """
 
 from __future__ import annotations
@@ -275,9 +281,9 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         that change with the layer or the map (a callable, preservation, LID)
         when shown: until then the browser greys them without a kernel.
         """
-        hover = self.meta[self._hover_column if self._hover_column else "id"]
         methods = [(m, METHOD_LABELS[m]) for m in METHODS]
-        ids, texts = self.meta["id"].tolist(), hover.tolist()
+        # without a hover column the panel shows the id alone: no second copy of the ids as texts
+        ids, texts = self.meta["id"].tolist(), self.meta[self._hover_column].tolist() if self._hover_column else []
         shown = self._panes if self._grid else keys  # a grid pane holds its own layer, a single map all of them
         maps = [
             BrowserMap([str(key) for key in ([pane] if self._grid else keys)], methods, ids=ids, texts=texts,

@@ -6,8 +6,8 @@ panel) in all of them: layers of one model, several models, or several
 modalities of the same samples. Rows an explorer does not have are ignored.
 Python shares them, so it works across any number of figures and also with
 explorers built on different subsets. Explorers drawn by the browser
-(``renderer="browser"``) are also put in one link group in the page, so the
-link holds in a report or handout where no kernel runs.
+(every 2-D map unless ``renderer="plotly"``) are also put in one link group
+in the page, so the link holds in a report or handout where no kernel runs.
 """
 
 from __future__ import annotations
