@@ -153,3 +153,15 @@ def test_integer_ids_travel_as_plain_json(meta):
     explorer = Explorer(space)
     explorer.select([105, 101])
     assert json.loads(json.dumps(explorer.get_state(["selection"]))) == {"selection": [101, 105]}
+
+
+def test_what_python_shows_is_told_once(stack):
+    explorer = Explorer(stack, color="emotion")
+    hovers, selections = [], []
+    explorer.on_hover(hovers.append)
+    explorer.on_select(lambda rows: selections.append(rows["id"].tolist()))
+    explorer.focus("s5")  # the map's echo of Python's own change is not a second hover
+    explorer.select(["s2", "s1"])
+    assert hovers == ["s5"] and selections == [["s1", "s2"]]
+    explorer.figure.set_state({"hovered": 6})  # the browser's own change still is one
+    assert hovers == ["s5", "s6"]

@@ -178,8 +178,18 @@ class BrowserMap(anywidget.AnyWidget):
         self.pane = 0
         self._requests: list[Callable[[str, Any], None]] = []
         self._current: np.ndarray | None = None
+        self._python = 0  # > 0 while Python itself sets what the browser could also change
         self.on_msg(self._answer)
         self.observe(self._browser_changed, ["selected", "hovered", "layer", "method", "color", "search"])
+
+    @contextmanager
+    def _from_python(self) -> Iterator[None]:
+        """Changes made here are not the browser's: they must not come back to the Explorer as events."""
+        self._python += 1
+        try:
+            yield
+        finally:
+            self._python -= 1
 
     # -- what the Explorer calls (the MapFigure interface, one pane) --------
 
@@ -202,7 +212,7 @@ class BrowserMap(anywidget.AnyWidget):
     def show_map(self, method: str, layer: int, coords: np.ndarray) -> None:
         """Show a map (adding it if the browser does not have it)."""
         self._current = np.asarray(coords, np.float32)
-        with self.hold_sync():
+        with self.hold_sync(), self._from_python():
             self.add_map(method, layer, coords)
             self.method, self.layer = method, layer
 
@@ -216,15 +226,17 @@ class BrowserMap(anywidget.AnyWidget):
         self.colors = {**self.colors, name: {**encoding_state(encoding), "values": values}}
 
     def show_colors(self, name: str, layer: int | None, encoding: ColorEncoding) -> None:
-        with self.hold_sync():
+        with self.hold_sync(), self._from_python():
             self.add_colors(name, layer, encoding)
             self.color = name
 
     def set_selection(self, selection: np.ndarray | None) -> None:
-        self.selected = b"" if selection is None else int32(selection).tobytes()
+        with self._from_python():
+            self.selected = b"" if selection is None else int32(selection).tobytes()
 
     def set_focus(self, position: int | None) -> None:
-        self.hovered = -1 if position is None else int(position)
+        with self._from_python():
+            self.hovered = -1 if position is None else int(position)
 
     def set_titles(self, titles: list[str]) -> None:
         """The line under the map shown now (``titles[0]``; one pane)."""
@@ -247,6 +259,8 @@ class BrowserMap(anywidget.AnyWidget):
             self.send({"type": "pong"})  # a kernel is here: choices it can compute are offered
 
     def _browser_changed(self, change: dict) -> None:
+        if self._python:
+            return
         name, new = change["name"], change["new"]
         if name == "selected":
             positions = np.frombuffer(bytes(new or b""), dtype=np.int32).astype(np.int64)
