@@ -165,3 +165,11 @@ def test_what_python_shows_is_told_once(stack):
     assert hovers == ["s5"] and selections == [["s1", "s2"]]
     explorer.figure.set_state({"hovered": 6})  # the browser's own change still is one
     assert hovers == ["s5", "s6"]
+
+
+def test_ids_and_texts_travel_as_one_nul_separated_buffer():
+    from workbench.widgets.browser_map import BrowserMap
+
+    view = BrowserMap(["0"], [("pca", "PCA")], ids=["a", 7, None], texts=["one\0two", "", "three"])
+    assert view.ids.decode().split("\0") == ["a", "7", ""]
+    assert view.texts.decode().split("\0") == ["one two", "", "three"]  # a NUL inside a value cannot split it

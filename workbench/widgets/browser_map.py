@@ -41,7 +41,11 @@ STATIC = Path(__file__).parent / "static"
 
 def _joined(values: Sequence[Any]) -> bytes:
     """Strings as one NUL-separated UTF-8 buffer (one binary buffer instead of a JSON list)."""
-    return "\0".join("" if value is None else str(value).replace("\0", " ") for value in values).encode("utf-8")
+    strings = ["" if value is None else value if type(value) is str else str(value) for value in values]
+    joined = "\0".join(strings)
+    if joined.count("\0") > max(len(strings) - 1, 0):  # a value holds a NUL itself: it would split in two
+        joined = "\0".join(string.replace("\0", " ") for string in strings)
+    return joined.encode("utf-8")
 
 
 #: Up to this many rows, every row's thumbnail and audio go to the browser with the map (so a report
