@@ -58,7 +58,10 @@ colour and layer change via Python (both)
     event, and by a MutationObserver on our ``data-drawn``).
 
 jupyter-scatter's map is given our map's height (520 px); it takes the
-notebook's width, ours leaves room for its legend.
+notebook's width, ours leaves room for its legend. Chromium is launched as the
+browser tests launch it (``tests/browser/chromium.py``, ``--disable-gpu``):
+jupyter-scatter's WebGL then runs on SwiftShader, on the CPU, as our 2-D
+canvas does; on a real GPU its frames would be faster.
 
 Printed as one table, with the ratio ours / jupyter-scatter for build, first
 draw, map memory and the changes via Python, and written to
@@ -166,7 +169,9 @@ MEMORY_KEYS = ("usedSize", "embedderHeapUsedSize", "backingStorageSize")
 
 
 #: The measures both tools have, given as ours / jupyter-scatter's.
-RATIOS = ("import_s", "build_s", "first_draw_ms", "draw_after_build_ms", "map_memory_mb", "colour_via_python_ms", "layer_via_python_ms")
+RATIOS = (
+    "import_s", "build_s", "first_draw_ms", "draw_after_build_ms", "map_memory_mb", "colour_via_python_ms", "layer_via_python_ms",
+)
 
 
 def memory_mb(usage: dict[str, int]) -> float:
