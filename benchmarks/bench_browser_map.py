@@ -31,16 +31,20 @@ import nbformat
 
 from workbench import report
 
-SOURCE = """import numpy as np, pandas as pd, torch
+#: The data, shared with bench_lab_scale.py: ``n`` points in 20 clusters in 32-D, two layers (``layers``), and ``meta``
+#: with a categorical ``cluster`` and a numeric ``score``.
+DATA = """import numpy as np, pandas as pd, torch
 from workbench import LayerStack
-from workbench.widgets import Explorer
 rng = np.random.default_rng(0)
 n = {n}
 cluster = rng.integers(0, 20, n)
 centres = rng.normal(size=(20, 32)) * 4
 layers = {{layer: torch.as_tensor(centres[cluster] * (1 + layer) + rng.normal(size=(n, 32)), dtype=torch.float32)
           for layer in range(2)}}
-meta = pd.DataFrame({{"id": np.arange(n), "cluster": [f"c{{c:02d}}" for c in cluster], "score": rng.normal(size=n)}})
+meta = pd.DataFrame({{"id": np.arange(n), "cluster": [f"c{{c:02d}}" for c in cluster], "score": rng.normal(size=n)}})"""
+
+SOURCE = DATA + """
+from workbench.widgets import Explorer
 Explorer(LayerStack(layers, meta=meta), color="cluster", hover=None, renderer="browser")"""
 
 CHANGE = """([selector, value, event, expect]) => {
@@ -51,6 +55,22 @@ CHANGE = """([selector, value, event, expect]) => {
   const ms = performance.now() - start;
   return canvas.dataset.drawn.includes(expect) ? ms : -1;
 }"""
+
+
+def js_memory(page) -> dict[str, int]:
+    """The page's JS memory in bytes after a forced garbage collection: DevTools' ``Runtime.getHeapUsage``.
+
+    ``usedSize`` is V8's heap; ``embedderHeapUsedSize`` Blink's (DOM nodes,
+    canvases' wrappers); ``backingStorageSize`` the ArrayBuffers' contents
+    (typed arrays live outside V8's heap). Which keys there are depends on
+    the Chromium.
+    """
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("HeapProfiler.collectGarbage")
+        return cdp.send("Runtime.getHeapUsage")
+    finally:
+        cdp.detach()
 
 
 def measure(n: int, folder: Path, browser) -> dict:
@@ -68,9 +88,7 @@ def measure(n: int, folder: Path, browser) -> dict:
         page.wait_for_function("() => { const c = document.querySelector('.wb-map-canvas'); return c && c.dataset.drawn; }",
                                timeout=600_000)  # fmt: skip
         row["first_draw_ms"] = page.evaluate("() => performance.now()")
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("HeapProfiler.collectGarbage")
-        usage = cdp.send("Runtime.getHeapUsage")  # the typed arrays' backing stores live outside V8's heap
+        usage = js_memory(page)
         row["js_heap_mb"] = (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 1e6
         row["colour_ms"] = page.evaluate(CHANGE, [".wb-map-color", "score", "change", ":score:"])
         row["layer_ms"] = page.evaluate(CHANGE, [".wb-map-layer input", "0", "input", "pca/0:"])
