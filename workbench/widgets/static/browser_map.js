@@ -147,18 +147,36 @@ function render({ model, el }) {
   BUS.addEventListener("wb-map", hear);
   if (model.get("control_group") && Object.keys(model.get("media") || {}).length) SHARED_MEDIA.set(model.get("control_group"), model);
 
+  // What a draw derives from the model (typed arrays, screen positions, colour bins, the pixels) is
+  // kept while its inputs stay the same objects: a colour change then skips the projection, a lasso
+  // stroke redraws the kept pixels, and a million points are not copied again on every draw.
+  const memo = new Map();
+  function kept(name, inputs, compute) {
+    const hit = memo.get(name);
+    if (hit && hit.inputs.length === inputs.length && hit.inputs.every((value, i) => value === inputs[i])) return hit.value;
+    const value = compute();
+    memo.set(name, { inputs, value });
+    return value;
+  }
+
   function coords() {
     const found = model.get("coords")[key()];
-    return found ? new Float32Array(bytesOf(found)) : null;
+    return found ? kept("xy", [found], () => new Float32Array(bytesOf(found))) : null;
+  }
+
+  function colorValues(name, layer) {
+    const option = model.get("colors")[name];
+    return option ? option.values[String(layer)] || option.values["*"] || null : null;
   }
 
   function colorOf(name, layer) {
-    const option = model.get("colors")[name];
-    if (!option) return null;
-    const values = option.values[String(layer)] || option.values["*"];
+    const option = model.get("colors")[name], values = colorValues(name, layer);
     if (!values) return null;
-    const bytes = bytesOf(values);
-    return { ...option, data: option.kind === "categorical" ? new Int32Array(bytes) : new Float32Array(bytes) };
+    const data = kept("color", [values], () => {
+      const bytes = bytesOf(values);
+      return option.kind === "categorical" ? new Int32Array(bytes) : new Float32Array(bytes);
+    });
+    return { ...option, data };
   }
 
   function anchors() {
@@ -169,6 +187,12 @@ function render({ model, el }) {
   function selected() {
     const bytes = bytesOf(model.get("selected"));
     return bytes && bytes.byteLength ? new Int32Array(bytes) : null;
+  }
+
+  function selectedCount() {
+    // how many rows are selected, or null for none, without copying them
+    const value = model.get("selected"), bytes = value ? value.byteLength : 0;
+    return bytes ? bytes / 4 : null;
   }
 
   function matching(color) {
@@ -201,10 +225,10 @@ function render({ model, el }) {
     methodMenu.value = model.get("method");
     colorMenu.replaceChildren();
     for (const name of model.get("color_names")) {
-      option(colorMenu, name, name, colorOf(name, model.get("layer")) !== null);
+      option(colorMenu, name, name, colorValues(name, model.get("layer")) !== null);
     }
     colorMenu.value = model.get("color");
-    const color = colorOf(model.get("color"), model.get("layer"));
+    const color = model.get("colors")[model.get("color")];
     search.style.display = color && color.kind === "categorical" ? "" : "none";
     if (search.value !== model.get("search")) search.value = model.get("search");
   }
@@ -319,6 +343,26 @@ function render({ model, el }) {
     return { bin, fills };
   }
 
+  function pixelsOf(screen, count, bin, fills, chosen, size, ratio) {
+    // Points are written straight into the canvas's pixels, one pass over the rows: a million
+    // squares drawn with fillRect took over a second, as words of an ImageData a tenth of it.
+    const image = context.createImageData(canvas.width, canvas.height), pixels = new Uint32Array(image.data.buffer);
+    const W = canvas.width, H = canvas.height, square = Math.max(1, Math.round(size * ratio)), offset = Math.floor(square / 2);
+    const words = [fills.map((fill) => pixelWord(fill, 0.12)), fills.map((fill) => pixelWord(fill, 0.9))];  // dimmed, shown
+    const isChosen = chosen ? new Uint8Array(count) : null;
+    if (chosen) for (const i of chosen) isChosen[i] = 1;
+    for (const pass of chosen ? [0, 1] : [1]) {  // the unselected stay visible, dimmed, under the selection
+      const word = words[pass];
+      for (let i = 0; i < count; i++) {
+        if (chosen && isChosen[i] !== pass) continue;
+        const x0 = Math.round(screen[2 * i] * ratio) - offset, y0 = Math.round(screen[2 * i + 1] * ratio) - offset;
+        const x1 = Math.min(W, x0 + square), y1 = Math.min(H, y0 + square), value = word[bin[i]];
+        for (let y = Math.max(0, y0); y < y1; y++) pixels.fill(value, y * W + Math.max(0, x0), y * W + x1);
+      }
+    }
+    return image;
+  }
+
   function draw() {
     // a grid's pane puts its legend and panel under the map, so the panes share the page's width
     const pane = Boolean(model.get("control_group"));
@@ -342,27 +386,15 @@ function render({ model, el }) {
       status.textContent = "";
       return;
     }
-    const count = xy.length / 2, screen = project(xy, width, height);
+    const count = xy.length / 2;
+    const screen = kept("screen", [xy, width, height, state.zoom, state.panX, state.panY], () => project(xy, width, height));
     state.screen = screen;
-    state.grid = null;
-    const { bin, fills } = bins(color, count);
-    const chosen = selected(), isChosen = chosen ? new Uint8Array(count) : null;
-    if (chosen) for (const i of chosen) isChosen[i] = 1;
+    const { bin, fills } = kept("bins", [color && color.data, color && color.kind, model.get("search"), count],
+                                () => bins(color, count));  // fmt: skip
     const size = model.get("point_size");
-    // Points are written straight into the canvas's pixels, one pass over the rows: a million
-    // squares drawn with fillRect took over a second, as words of an ImageData a tenth of it.
-    const image = context.createImageData(canvas.width, canvas.height), pixels = new Uint32Array(image.data.buffer);
-    const W = canvas.width, H = canvas.height, square = Math.max(1, Math.round(size * ratio)), offset = Math.floor(square / 2);
-    const words = [fills.map((fill) => pixelWord(fill, 0.12)), fills.map((fill) => pixelWord(fill, 0.9))];  // dimmed, shown
-    for (const pass of chosen ? [0, 1] : [1]) {  // the unselected stay visible, dimmed, under the selection
-      const word = words[pass];
-      for (let i = 0; i < count; i++) {
-        if (chosen && isChosen[i] !== pass) continue;
-        const x0 = Math.round(screen[2 * i] * ratio) - offset, y0 = Math.round(screen[2 * i + 1] * ratio) - offset;
-        const x1 = Math.min(W, x0 + square), y1 = Math.min(H, y0 + square), value = word[bin[i]];
-        for (let y = Math.max(0, y0); y < y1; y++) pixels.fill(value, y * W + Math.max(0, x0), y * W + x1);
-      }
-    }
+    const image = kept("pixels", [screen, bin, model.get("selected"), size, ratio],
+                       () => pixelsOf(screen, count, bin, fills, selected(), size, ratio));  // fmt: skip
+    const chosen = selectedCount();
     context.putImageData(image, 0, 0);
     // the anchors of a relative view: few, so drawn as paths, dark diamonds on top of every point
     const anchorRows = anchors(), r = size + 2;
@@ -399,17 +431,18 @@ function render({ model, el }) {
     }
     const parts = [model.get("titles")[key()] || "", count.toLocaleString() + " points"];
     if (anchorRows.length) parts.push(anchorRows.length.toLocaleString() + " anchors (diamonds)");
-    if (chosen) parts.push(chosen.length.toLocaleString() + " selected");
+    if (chosen) parts.push(chosen.toLocaleString() + " selected");
     status.textContent = parts.filter(Boolean).join(" · ");
-    canvas.dataset.drawn = key() + ":" + model.get("color") + ":" + (chosen ? chosen.length : 0);
+    canvas.dataset.drawn = key() + ":" + model.get("color") + ":" + (chosen || 0);
   }
 
   function nearest(x, y) {
-    // a 10-px grid of the points on screen, built on the first pick after a draw
+    // a 10-px grid of the points on screen, built on the first pick after they moved
     const screen = state.screen;
     if (!screen) return -1;
     const cell = 10, cellOf = (cx, cy) => (cx + 32768) * 65536 + (cy + 32768);  // a number key: fast at a million
-    if (!state.grid) {
+    if (!state.grid || state.gridOf !== screen) {
+      state.gridOf = screen;
       const cells = new Map();
       for (let i = 0; i < screen.length / 2; i++) {
         const k = cellOf(Math.floor(screen[2 * i] / cell), Math.floor(screen[2 * i + 1] / cell));
