@@ -6,7 +6,8 @@ projections Python can still compute; moving its layer slider fires
 mouse becomes ``explorer.selection``. The Explorer's ``selection`` trait is
 synced (as ids), so a ``jslink`` carries that lasso to a plotly-drawn Explorer
 through the page, and that Explorer, given a selection before it was shown,
-still draws its figure.
+still draws its figure. With more rows than the page is sent media for, the
+kernel sends the hovered row's picture, which the panel then shows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import nbformat
 import pytest
 
-from tests.browser.canvas_map import lasso
+from tests.browser.canvas_map import hover_drawn_point, lasso
 from tests.browser.notebook import LabNotebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,6 +32,11 @@ from workbench.widgets import Explorer
 rng = np.random.default_rng(0)
 emotion = np.array(["joy", "fear", "anger", "love"])[np.arange({N}) % 4]
 meta = pd.DataFrame({{"id": np.arange({N}), "emotion": emotion, "text": [f"sentence {{i}}" for i in range({N})]}})
+import workbench.widgets.browser_map as browser_map
+from PIL import Image
+browser_map.MEDIA_ROWS = 50  # fewer than the rows: the page holds no pictures, the kernel sends them
+Image.fromarray(np.full((60, 80, 3), 90, np.uint8)).save("face.png")
+meta["image"] = "face.png"
 codes = pd.factorize(meta["emotion"])[0]
 centres = rng.normal(size=(4, 12))
 layers = {{layer: torch.as_tensor(centres[codes] * (1 + layer) + rng.normal(size=({N}, 12)), dtype=torch.float32)
@@ -86,6 +92,10 @@ def test_the_browser_map_talks_to_the_kernel(notebook, lab_page, artifacts):
     notebook.run_cell(chosen)
     assert notebook.output(chosen).inner_text().strip() == f"selected: {N} followed: {N}"
     assert notebook.output(1).locator(".js-plotly-plot .main-svg").first.is_visible()
+    hover_drawn_point(page, canvas)  # the kernel sends the row's picture; the panel shows it
+    picture = output.locator(".wb-map-panel img")
+    picture.wait_for(timeout=30_000)
+    assert picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 80
     output.screenshot(path=str(artifacts / "lab-browser-map.png"))
     assert page.watch.refused == []
     assert page.watch.problems == []

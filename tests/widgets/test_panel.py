@@ -105,3 +105,21 @@ def test_a_browser_grid_sends_its_media_once(media):
     first, *others = Explorer.grid(stack, layers=[0, 1, 2]).figure.children
     assert len(first.media["image"]) == len(first.media["audio"]) == 6
     assert [view.media for view in others] == [{}, {}]  # the page lends them the first pane's
+
+
+def test_a_big_map_gets_each_shown_rows_media_from_the_kernel(media, monkeypatch):
+    from workbench.widgets import browser_map
+
+    picture, sound, folder = media
+    monkeypatch.setattr(browser_map, "MEDIA_ROWS", 4)  # 6 rows: too many to send with the map
+    meta = pd.DataFrame({"id": range(6), "image": [str(picture)] * 5 + [str(folder / "lost.png")], "audio": [str(sound)] * 6})
+    explorer = Explorer(LatentSpace(torch.randn(6, 4), meta))
+    view, sent = explorer.figure, []
+    assert view.media == {}
+    monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    view.set_state({"hovered": 2})  # the browser hovers a row: the kernel sends its picture and sound
+    (content, buffers), = sent
+    assert content == {"type": "media", "row": 2, "kinds": ["audio", "image"]}
+    assert buffers[0] == sound.read_bytes() and bytes(buffers[1]).startswith(b"\x89PNG")
+    explorer.focus(5)  # a row whose picture is lost still gets its sound
+    assert sent[-1][0]["kinds"] == ["audio"]

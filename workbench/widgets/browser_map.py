@@ -33,7 +33,7 @@ import traitlets
 from workbench.widgets.colors import ColorEncoding
 from workbench.widgets.transport import float32, int32
 
-__all__ = ["BrowserMap", "STATIC", "MEDIA_ROWS", "media_buffers"]
+__all__ = ["BrowserMap", "STATIC", "MEDIA_ROWS", "has_media", "media_buffers", "row_media"]
 
 #: The front end's files: what a report may accept as this widget's code, byte for byte.
 STATIC = Path(__file__).parent / "static"
@@ -49,38 +49,54 @@ def _joined(values: Sequence[Any]) -> bytes:
 
 
 #: Up to this many rows, every row's thumbnail and audio go to the browser with the map (so a report
-#: plays them); with more, the media would outweigh the map and are shown only with a kernel.
+#: plays them); with more, the media would outweigh the map: a kernel sends each row's as it is shown.
 MEDIA_ROWS = 2_000
+
+
+def row_media(meta: Any, row: int, thumbnail: int = 128) -> dict[str, bytes]:
+    """One row's picture (a PNG thumbnail) and sound, as bytes; what is missing or unreadable is left out.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row_media(pd.DataFrame({"id": [0], "image": [None]}), 0)
+    {}
+    """
+    from workbench.widgets.panel import MediaError, _is_missing, audio_bytes, image_thumbnail
+
+    found: dict[str, bytes] = {}
+    try:
+        if "image" in meta.columns and not _is_missing(value := meta["image"].iloc[row]):
+            found["image"] = image_thumbnail(value, thumbnail)
+    except MediaError:
+        pass  # said by the kernel's panel; the browser shows the text alone
+    try:
+        if "audio" in meta.columns and not _is_missing(value := meta["audio"].iloc[row]):
+            rate = meta["sampling_rate"].iloc[row] if "sampling_rate" in meta.columns else None
+            found["audio"] = audio_bytes(value, None if _is_missing(rate) else int(rate))[0]
+    except MediaError:
+        pass
+    return found
+
+
+def has_media(meta: Any) -> bool:
+    """Whether the rows carry pictures or sounds for the panel."""
+    return "image" in meta.columns or "audio" in meta.columns
 
 
 def media_buffers(meta: Any, thumbnail: int = 128) -> dict:
     """``{"image": {row: PNG}, "audio": {row: WAV/...}}`` of the rows' media, as binary buffers.
 
     Rows whose media is missing or unreadable are left out (the browser then
-    shows none); with more than :data:`MEDIA_ROWS` rows nothing is sent.
+    shows none); with more than :data:`MEDIA_ROWS` rows nothing is sent (see
+    :meth:`BrowserMap.send_media`).
     """
-    from workbench.widgets.panel import MediaError, _is_missing, audio_bytes, image_thumbnail
-
-    media: dict = {}
-    if len(meta) > MEDIA_ROWS:
-        return media
-    if "image" in meta.columns:
-        media["image"] = {}
-        for row, value in enumerate(meta["image"]):
-            try:
-                if not _is_missing(value):
-                    media["image"][str(row)] = image_thumbnail(value, thumbnail)
-            except MediaError:
-                pass  # said by the kernel's panel; the browser shows the text alone
-    if "audio" in meta.columns:
-        rates = meta["sampling_rate"] if "sampling_rate" in meta.columns else [None] * len(meta)
-        media["audio"] = {}
-        for row, (value, rate) in enumerate(zip(meta["audio"], rates)):
-            try:
-                if not _is_missing(value):
-                    media["audio"][str(row)] = audio_bytes(value, None if _is_missing(rate) else int(rate))[0]
-            except MediaError:
-                pass
+    media: dict = {kind: {} for kind in ("image", "audio") if kind in meta.columns}
+    if len(meta) > MEDIA_ROWS or not media:
+        return {}
+    for row in range(len(meta)):
+        for kind, data in row_media(meta, row, thumbnail).items():
+            media[kind][str(row)] = data
     return media
 
 
@@ -245,6 +261,11 @@ class BrowserMap(anywidget.AnyWidget):
     def set_titles(self, titles: list[str]) -> None:
         """The line under the map shown now (``titles[0]``; one pane)."""
         self.add_title(self.method, self.layer, titles[0] if titles else "")
+
+    def send_media(self, row: int, media: dict[str, bytes]) -> None:
+        """One row's picture and sound, for a map whose page does not hold them (over :data:`MEDIA_ROWS` rows)."""
+        kinds = sorted(media)
+        self.send({"type": "media", "row": int(row), "kinds": kinds}, [media[kind] for kind in kinds])
 
     def add_title(self, method: str, layer: int, title: str) -> None:
         """The line under a map, shown whenever the browser shows that map."""

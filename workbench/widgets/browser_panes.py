@@ -12,7 +12,7 @@ keeps working without a kernel.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
 import ipywidgets as widgets
@@ -47,6 +47,8 @@ class BrowserPanes:
             raise ValueError("BrowserPanes needs at least one map")
         self.maps = list(maps)
         self.grid = len(self.maps) > 1
+        #: ``row -> {kind: bytes}`` for rows whose media the page does not hold: sent as each is shown.
+        self.media_source: Callable[[int], dict[str, bytes]] | None = None
         self.own_group = uuid.uuid4().hex
         for pane, view in enumerate(self.maps):
             view.pane = pane
@@ -101,8 +103,11 @@ class BrowserPanes:
             view.set_selection(selection)
 
     def set_focus(self, position: int | None) -> None:
+        media = self.media_source(position) if self.media_source is not None and position is not None else None
         for view in self.maps:
             view.set_focus(position)
+            if media:
+                view.send_media(position, media)
 
     @property
     def search(self) -> str:

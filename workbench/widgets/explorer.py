@@ -49,7 +49,7 @@ import traitlets
 from workbench._checks import layer_key
 from workbench.geometry.views import METHODS, View
 from workbench.space import LatentSpace, LayerStack
-from workbench.widgets.browser_map import BrowserMap, media_buffers
+from workbench.widgets.browser_map import BrowserMap, has_media, media_buffers, row_media
 from workbench.widgets.browser_panes import BrowserPanes
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.explorer_colors import ColorSpec, ExplorerColors
@@ -292,6 +292,8 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         ]  # fmt: skip
         panes = BrowserPanes(maps, cols)
         maps[0].media = media_buffers(self.meta)  # once: a grid's other panes find it in the page
+        if has_media(self.meta) and not maps[0].media:  # too many rows to send: each row's as it is shown
+            panes.media_source = lambda row: row_media(self.meta, row)
         for view in maps:
             view.on_points = self._on_points
             view.color_names = self.options.names

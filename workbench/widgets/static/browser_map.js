@@ -89,7 +89,8 @@ const SHARED_MEDIA = (globalThis.__workbenchMapMedia = globalThis.__workbenchMap
 const SHARED_CONTROLS = ["method", "color", "search"];
 
 function render({ model, el }) {
-  const state = { kernel: false, zoom: 1, panX: 0, panY: 0, how: "hovered", lasso: null, screen: null, grid: null };
+  const state = { kernel: false, zoom: 1, panX: 0, panY: 0, how: "hovered", lasso: null, screen: null, grid: null,
+                  shown: -1, rowMedia: new Map() };
   const root = element("div", "wb-map", el);
   const controls = element("div", "wb-map-controls", root);
   const layerBox = element("label", "wb-map-layer", controls);
@@ -239,7 +240,16 @@ function render({ model, el }) {
     if (SHARED_CONTROLS.includes(name)) tell("control", { name, value });
   }
 
-  slider.addEventListener("input", () => ask("layer", Number(slider.value)));
+  // a layer whose map the page holds is shown while the slider moves; one it lacks is asked of the
+  // kernel only where the slider is let go (not every layer passed on the way)
+  const held = (layer) => (model.get("method") + "/" + layer) in model.get("coords");
+  slider.addEventListener("input", () => {
+    if (held(slider.value)) ask("layer", Number(slider.value));
+    else layerName.textContent = model.get("layers")[Number(slider.value)];
+  });
+  slider.addEventListener("change", () => {
+    if (Number(slider.value) !== model.get("layer")) ask("layer", Number(slider.value));
+  });
   methodMenu.addEventListener("change", () => ask("method", methodMenu.value));
   colorMenu.addEventListener("change", () => ask("color", colorMenu.value));
   search.addEventListener("input", () => ask("search", search.value));
@@ -277,6 +287,8 @@ function render({ model, el }) {
   }
 
   function showRow(row, how) {
+    state.shown = row;
+    state.shownHow = how;
     panel.replaceChildren();
     if (row < 0) {
       panel.innerHTML = '<div class="wb-panel-hint">hover or click a point</div>';
@@ -289,7 +301,7 @@ function render({ model, el }) {
     if (text) element("div", "wb-panel-text", panel).textContent = text;
     const media = mediaOf();
     for (const kind of ["image", "audio"]) {
-      const found = media[kind] && media[kind][String(row)];
+      const found = (media[kind] && media[kind][String(row)]) || (state.rowMedia.get(row) || {})[kind];
       if (!found) continue;
       const node = element(kind === "image" ? "img" : "audio", "wb-panel-" + kind, panel);
       const bytes = bytesOf(found);
@@ -382,7 +394,8 @@ function render({ model, el }) {
     if (!xy) {
       state.screen = null;
       context.fillStyle = "#888";
-      context.fillText(model.get("method").toUpperCase() + " of this layer " + NEEDS_KERNEL, 12, 20);
+      const what = model.get("method").toUpperCase() + " of this layer ";
+      context.fillText(what + (state.kernel ? "is being computed…" : NEEDS_KERNEL), 12, 20);
       status.textContent = "";
       return;
     }
@@ -539,11 +552,18 @@ function render({ model, el }) {
     draw();
   });
   model.on("change:ids change:texts", () => (state.ids = state.texts = state.index = null));
-  model.on("msg:custom", (message) => {
+  model.on("msg:custom", (message, buffers) => {
     if (message && message.type === "pong") {
       state.kernel = true;
       el.dataset.kernel = "yes";
       draw();
+    } else if (message && message.type === "media") {
+      // a big map's page holds no media: the kernel sends the shown row's (the last few are kept)
+      const found = {};
+      message.kinds.forEach((kind, i) => (found[kind] = buffers[i]));
+      state.rowMedia.set(message.row, found);
+      if (state.rowMedia.size > 32) state.rowMedia.delete(state.rowMedia.keys().next().value);
+      if (state.shown === message.row) showRow(message.row, state.shownHow);
     }
   });
   try {
