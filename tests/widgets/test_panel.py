@@ -93,9 +93,12 @@ def test_the_browser_map_carries_thumbnails_and_audio_as_buffers(media):
             "label": ["x", "y"] * 4,
         }
     )
-    view = Explorer(LatentSpace(torch.randn(8, 4), meta), color="label", renderer="browser").figure
+    explorer = Explorer(LatentSpace(torch.randn(8, 4), meta), color="label", renderer="browser")
+    view = explorer.figure
     assert sorted(view.media["image"], key=int) == [str(i) for i in range(7)]  # the lost one is left out
     assert bytes(view.media["image"]["3"]).startswith(b"\x89PNG") and view.media["audio"]["0"] == sound.read_bytes()
+    view.set_state({"hovered": 3})  # the page shows the row's media itself: the kernel's hidden panel loads none
+    assert "p3" in explorer.panel.header.value and explorer.panel.image.value == b"" == explorer.panel.audio.value
 
 
 def test_a_browser_grid_sends_its_media_once(media):

@@ -239,9 +239,10 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         self._anchors = None if anchors is None else self._positions(anchors, missing)
         self._hover_column = self._check_hover(hover)
 
-        self.panel = RowPanel(self.meta, autoplay=autoplay)
-        self._shown = self._pane_encodings()
         self._browser = renderer == "browser"
+        # a browser map shows the row in its own panel: the kernel's keeps the row, not its media
+        self.panel = RowPanel(self.meta, autoplay=autoplay, media=not self._browser)
+        self._shown = self._pane_encodings()
         if self._browser:
             self._figure = self._browser_map(keys, cols, height, point_size)
         else:

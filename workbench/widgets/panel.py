@@ -155,6 +155,10 @@ class RowPanel(widgets.VBox):
         Largest side of image thumbnails, in pixels.
     max_chars : int
         Longest text shown.
+    media : bool
+        Load and show the row's picture and sound. False where the page shows
+        them itself (the browser map's panel): the kernel then neither reads
+        them nor sends them to a panel nobody sees.
 
     Examples
     --------
@@ -172,8 +176,10 @@ class RowPanel(widgets.VBox):
         autoplay: bool = True,
         thumbnail: int = 192,
         max_chars: int = 2000,
+        media: bool = True,
     ) -> None:
         self.meta = meta
+        self.media = media
         self.autoplay = autoplay
         self.thumbnail = thumbnail
         self.max_chars = max_chars
@@ -228,7 +234,7 @@ class RowPanel(widgets.VBox):
 
     def _show_image(self, row: pd.Series, notes: list[str]) -> None:
         value = row.get("image")
-        if "image" not in row.index or _is_missing(value):
+        if not self.media or "image" not in row.index or _is_missing(value):
             _hide(self.image)
             return
         try:
@@ -240,7 +246,7 @@ class RowPanel(widgets.VBox):
 
     def _show_audio(self, row: pd.Series, notes: list[str]) -> None:
         value = row.get("audio")
-        if "audio" not in row.index or _is_missing(value):
+        if not self.media or "audio" not in row.index or _is_missing(value):
             _hide(self.audio)
             return
         rate = row.get("sampling_rate")
