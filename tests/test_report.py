@@ -304,3 +304,29 @@ def test_a_page_carries_the_smallest_plotly_js_that_draws_its_figures(trace, bun
     assert code[:200].count(bundle) == 1
     if bundle == "plotly.js v":
         assert code == get_plotlyjs()
+
+
+def test_controls_that_need_a_kernel_are_disabled_and_say_so():
+    import ipywidgets.embed
+    import pandas as pd
+    import torch
+
+    from workbench import LayerStack
+    from workbench.widgets import Explorer
+    from workbench.widgets.browser_map import NEEDS_KERNEL
+
+    meta = pd.DataFrame({"id": range(30), "label": ["a", "b", "c"] * 10})
+    stack = LayerStack({layer: torch.randn(30, 5) for layer in range(2)}, meta=meta)
+    explorers = [Explorer(stack, color="label", dims=3), Explorer(stack, color="label")]  # plotly, browser
+    nb = _notebook(["shown"] * 2)
+    for cell, explorer in zip(nb.cells, explorers):
+        view = {"model_id": explorer.model_id, "version_major": 2, "version_minor": 0}
+        cell.outputs = [nbformat.v4.new_output("display_data", {report.WIDGET_VIEW: view, "text/plain": "Explorer"})]
+    state = ipywidgets.embed.embed_data(views=explorers)["manager_state"]
+    nb.metadata["widgets"] = {report.WIDGET_STATE: state}
+    models = _widget_state(report.to_html(nb))
+    plotly_controls = {c.model_id for c in explorers[0].controls.children}
+    assert plotly_controls <= set(models)
+    for model_id, model in models.items():
+        disabled = model["state"].get("disabled") is True and model["state"].get("tooltip") == NEEDS_KERNEL
+        assert disabled == (model_id in plotly_controls), model["model_name"]  # the browser map's own controls work

@@ -102,6 +102,16 @@ def _pack_buffers(model: dict, smallest: int = 1024) -> None:
             buffer.update(data=base64.b64encode(packed).decode("ascii"), encoding=GZIP_BUFFER)
 
 
+def _disable_if_it_needs_a_kernel(model: dict) -> None:
+    """A control only Python can act on (it carries ``NEEDS_KERNEL_CLASS``) is shown disabled, saying why."""
+    from workbench.widgets.browser_map import NEEDS_KERNEL, NEEDS_KERNEL_CLASS
+
+    state = model.get("state", {})
+    if NEEDS_KERNEL_CLASS in (state.get("_dom_classes") or ()):
+        state["disabled"] = True
+        state["tooltip"] = NEEDS_KERNEL
+
+
 def _has(container: dict | list, key: Any) -> bool:
     return key in container if isinstance(container, dict) else isinstance(key, int) and -len(container) <= key < len(container)
 
@@ -220,6 +230,7 @@ def _prepare(nb: nbformat.NotebookNode) -> dict[str, Any]:
     for model in models.values():
         _drop_stale_buffers(model)
         _pack_buffers(model)
+        _disable_if_it_needs_a_kernel(model)
     _check_anywidget_version(models)
     sources: list[str] = []
     for model in models.values():

@@ -33,10 +33,16 @@ import traitlets
 from workbench.widgets.colors import ColorEncoding
 from workbench.widgets.transport import float32, int32
 
-__all__ = ["BrowserMap", "STATIC", "MEDIA_ROWS", "has_media", "media_buffers", "row_media"]
+__all__ = ["BrowserMap", "STATIC", "MEDIA_ROWS", "NEEDS_KERNEL", "NEEDS_KERNEL_CLASS", "has_media", "media_buffers", "row_media"]
 
 #: The front end's files: what a report may accept as this widget's code, byte for byte.
 STATIC = Path(__file__).parent / "static"
+
+#: What a control says where it would need Python to answer (the page's own words for it, too).
+NEEDS_KERNEL = "needs a running kernel"
+#: The CSS class of a widget whose changes only Python can act on (the plotly Explorer's controls):
+#: a report, which has no kernel, shows such a widget disabled, saying so, instead of pretending.
+NEEDS_KERNEL_CLASS = "wb-needs-kernel"
 
 
 def _joined(values: Sequence[Any]) -> bytes:

@@ -49,7 +49,7 @@ import traitlets
 from workbench._checks import layer_key
 from workbench.geometry.views import METHODS, View
 from workbench.space import LatentSpace, LayerStack
-from workbench.widgets.browser_map import BrowserMap, has_media, media_buffers, row_media
+from workbench.widgets.browser_map import NEEDS_KERNEL_CLASS, BrowserMap, has_media, media_buffers, row_media
 from workbench.widgets.browser_panes import BrowserPanes
 from workbench.widgets.colors import ColorEncoding, encode_colors
 from workbench.widgets.explorer_colors import ColorSpec, ExplorerColors
@@ -361,6 +361,9 @@ class Explorer(ExplorerColors, ExplorerMaps, SelectionMixin, widgets.VBox):
         self.legend = widgets.HTML(encoding.legend_html())
         self.status = widgets.HTML(self._status_html())
         self.controls.children = [self.layer_slider, self.method_menu, self.color_menu, self.legend_search]
+        if not self._browser:  # only Python answers these: a report shows them disabled, saying why
+            for control in self.controls.children:
+                control.add_class(NEEDS_KERNEL_CLASS)
         self.layer_slider.observe(lambda change: setattr(self, "layer", change["new"]), "value")
         self.method_menu.observe(lambda change: setattr(self, "method", change["new"]), "value")
         self.color_menu.observe(self._on_color_control, "value")

@@ -18,7 +18,7 @@
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
 const DIMMED = "#e0e0e0";
 const GREY = "#9e9e9e";
-const NEEDS_KERNEL = "needs a running kernel";
+const NEEDS_KERNEL = "needs a running kernel";  // browser_map.NEEDS_KERNEL
 const NUMERIC_BINS = 64;
 
 function bytesOf(value) {
