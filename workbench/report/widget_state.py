@@ -104,6 +104,7 @@ def _pack_buffers(model: dict, smallest: int = 1024) -> None:
 
 def _disable_if_it_needs_a_kernel(model: dict) -> None:
     """A control only Python can act on (it carries ``NEEDS_KERNEL_CLASS``) is shown disabled, saying why."""
+    # imported here, not at the top: a page without widgets does not pay for importing them
     from workbench.widgets.browser_map import NEEDS_KERNEL, NEEDS_KERNEL_CLASS
 
     state = model.get("state", {})
