@@ -51,6 +51,7 @@ follower.select([0, 1, 2])  # before it is shown
 widgets.jslink((explorer, "selection"), (follower, "selection"))
 follower""",
     'print("layers seen:", layers_seen)',
+    'print("colour:", explorer.color)',
     'print("selected:", len(explorer.selection), "followed:", len(follower.selection))',
 ]
 
@@ -81,6 +82,16 @@ def test_the_browser_map_talks_to_the_kernel(notebook, lab_page, artifacts):
     seen = notebook.index_of("layers seen:")
     notebook.run_cell(seen)
     assert notebook.output(seen).inner_text().strip() == "layers seen: [0]"
+
+    # a colour the page does not hold (each point's neighbour preservation): the kernel computes and sends it
+    assert not output.locator(".wb-map-color option[value=preservation]").is_disabled()
+    output.locator(".wb-map-color").select_option("preservation")
+    page.wait_for_function("() => document.querySelector('.wb-map-canvas').dataset.drawn.includes(':preservation:')"
+                           " && document.querySelector('.wb-legend-range')", timeout=60_000)  # fmt: skip
+    notebook.pause()
+    colour = notebook.index_of("colour:")
+    notebook.run_cell(colour)
+    assert notebook.output(colour).inner_text().strip() == "colour: preservation"
 
     lasso(page, canvas, share=1)  # the whole map
     status = output.locator(".wb-map-status")
