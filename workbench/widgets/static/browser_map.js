@@ -57,7 +57,7 @@ function viridis(t) {
 }
 
 function audioType(bytes) {
-  // the clip's container from its first bytes (clips are sent as MP3 when they can be, else as they were read)
+  // the clip's container from its first bytes: clips travel as they were read (WAV, OGG, FLAC or MP3)
   const head = new Uint8Array(bytes, 0, Math.min(4, bytes.byteLength)), text = String.fromCharCode(...head);
   if (text === "RIFF") return "audio/wav";
   if (text === "OggS") return "audio/ogg";
