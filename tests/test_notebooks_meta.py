@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def test_valid_and_run_by_the_python3_kernel(notebook):
     path, nb = notebook
     nbformat.validate(nb)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: nbval and `workbench report` use python3"
+    # nbformat 4.5 wants an id on every cell (it warns now, and will refuse later); and ids must be unique
+    ids = [cell.get("id") for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]  # as stored: reading fills them in
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: a cell without an id, or two cells with one id"
 
 
 def test_opens_with_a_title_and_imports_workbench_at_the_top(notebook):
