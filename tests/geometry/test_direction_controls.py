@@ -10,7 +10,7 @@ import torch
 
 from tests.geometry.synthetic_emotions import weak_and_strong_layers
 from workbench import Directions, direction_accuracy
-from workbench.geometry.directions.probes import _folds
+from workbench.geometry.directions.heldout import cv_folds
 from workbench.geometry.uncertainty import COLUMNS
 
 
@@ -43,7 +43,7 @@ def test_accuracy_is_what_fitting_on_the_training_folds_and_predicting_the_test_
     labels = stack.labels("emotion")
     codes = np.unique(labels, return_inverse=True)[1]
     scores = []
-    for rows in _folds(codes, stack.labels("context"), 5, 0):
+    for rows in cv_folds(codes, stack.labels("context"), 5, 0):
         train = np.ones(stack.n, dtype=bool)
         train[rows] = False
         fitted = Directions(method="centered", progress=False).fit(stack.subset(train))

@@ -9,7 +9,8 @@ import torch
 
 from tests.geometry.synthetic_emotions import emotion_stack
 from workbench import LatentSpace, LayerStack, plot_probe_sweep, probe_sweep
-from workbench.geometry.directions.probes import _folds, _macro_f1, fit_logistic
+from workbench.geometry.directions.heldout import cv_folds
+from workbench.geometry.directions.probes import _macro_f1, fit_logistic
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_auto_groups_keep_contexts_together(stack, sweep):
     assert (sweep["groups"] == "context").all()
     codes = pd.factorize(stack.labels("emotion"))[0]
     contexts = stack.labels("context")
-    tests = _folds(codes, contexts, 5, seed=0)
+    tests = cv_folds(codes, contexts, 5, seed=0)
     assert sorted(np.concatenate(tests).tolist()) == list(range(stack.n))  # a partition
     for test in tests:
         train = np.setdiff1d(np.arange(stack.n), test)
@@ -59,7 +60,7 @@ def test_agrees_with_scikit_learn_fold_by_fold(rng):
     layers = {k: rng.normal(size=(n, dim)) + 0.4 * k * centres[labels] for k in range(3)}
     meta = pd.DataFrame({"label": np.array(["a", "b", "c"])[labels]})
     result = probe_sweep(LayerStack(layers, meta=meta), by="label", cv=4, seed=3, progress=False)
-    tests = _folds(labels, None, 4, seed=3)
+    tests = cv_folds(labels, None, 4, seed=3)
     for k in range(3):
         accuracy, f1 = [], []
         for test in tests:

@@ -39,14 +39,11 @@ from workbench.geometry.directions.estimator import Directions
 from workbench.geometry.directions.heldout import (
     bootstrap_scores,
     permuted_codes,
+    resolve_groups,
+    cv_folds,
     uncertainty_columns,
 )
-from workbench.geometry.directions.probes import (
-    _folds,
-    _resolve_groups,
-    label_codes,
-    resolve_labels,
-)
+from workbench.geometry.directions.probes import label_codes, resolve_labels
 from workbench.geometry.uncertainty import permutation_p_value
 from workbench.space import LatentSpace, LayerStack
 
@@ -135,8 +132,8 @@ def direction_accuracy(
     labels = np.asarray([str(label) for label in labels], dtype=object)
     classes, codes = label_codes(labels)
     classes = np.asarray([str(c) for c in classes], dtype=object)
-    group_values, group_name = _resolve_groups(stack, groups)
-    tests = _folds(codes, group_values, cv, seed)
+    group_values, group_name = resolve_groups(stack, groups)
+    tests = cv_folds(codes, group_values, cv, seed)
     layers = list(stack.layers)
 
     # contexts read once: the recipe would otherwise rebuild them from the meta on every refit

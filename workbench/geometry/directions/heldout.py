@@ -11,6 +11,8 @@ so the two tables mean the same thing:
   therefore around the *pooled* out-of-fold accuracy, which equals the mean
   of the fold accuracies when the folds are of equal size and is within a
   row or two of it otherwise.
+- **folds**: stratified, whole groups kept together (:func:`cv_folds`,
+  :func:`resolve_groups`), the same for both.
 - **null**: labels shuffled, refitted, scored against the shuffled labels;
   with grouped folds the labels are shuffled *within* each group (see
   :func:`permuted_codes` for why).
@@ -20,7 +22,10 @@ The column names are those of :mod:`workbench.geometry.uncertainty`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
 import torch
 
 from workbench.geometry.uncertainty import (
@@ -29,8 +34,49 @@ from workbench.geometry.uncertainty import (
     estimate,
     permutations,
 )
+from workbench.space import LatentSpace, LayerStack
 
-__all__ = ["permuted_codes", "bootstrap_scores", "uncertainty_columns"]
+__all__ = ["cv_folds", "resolve_groups", "permuted_codes", "bootstrap_scores", "uncertainty_columns"]
+
+
+def cv_folds(codes: np.ndarray, groups: np.ndarray | None, cv: int, seed: int) -> list[np.ndarray]:
+    """The test rows of each of ``cv`` stratified folds (whole groups kept together when ``groups`` is given)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if cv < 2:
+        raise ValueError(f"cv must be at least 2; got {cv}")
+    counts = np.bincount(codes)
+    if groups is None:
+        if counts.min() < cv:
+            raise ValueError(
+                f"cv={cv} folds need at least {cv} rows of every label; the rarest has {counts.min()}. "
+                "Lower cv or drop rare labels."
+            )
+        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(codes)), codes)
+    else:
+        n_groups = len(pd.unique(groups))
+        if n_groups < cv:
+            raise ValueError(f"cv={cv} folds need at least {cv} groups; there are {n_groups}")
+        splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros(len(codes)), codes, groups)
+    return [test for _, test in splits]
+
+
+def resolve_groups(data: LatentSpace | LayerStack, groups: Any) -> tuple[np.ndarray | None, str | None]:
+    """``groups=`` as the sweeps take it ("auto", a meta column, one value per row, None) -> (values, name)."""
+    if groups is None or groups is False:
+        return None, None
+    if isinstance(groups, str):
+        if groups == "auto":
+            return (data.labels("context"), "context") if "context" in data.meta.columns else (None, None)
+        if groups not in data.meta.columns:
+            raise KeyError(f"no column {groups!r} to group folds by; columns are {list(data.meta.columns)}")
+        return data.labels(groups), groups
+    array = np.asarray(groups, dtype=object)
+    if array.shape != (data.n,):
+        raise ValueError(f"groups must have one entry per row ({data.n}); got shape {array.shape}")
+    return array, "array"
 
 
 def permuted_codes(

@@ -33,7 +33,13 @@ import torch
 
 from workbench._checks import check_int
 from workbench.device import free_memory, resolve_device
-from workbench.geometry.directions.heldout import bootstrap_scores, permuted_codes, uncertainty_columns
+from workbench.geometry.directions.heldout import (
+    bootstrap_scores,
+    permuted_codes,
+    resolve_groups,
+    cv_folds,
+    uncertainty_columns,
+)
 from workbench.space import LatentSpace, LayerStack
 
 __all__ = ["probe_sweep", "plot_probe_sweep", "fit_logistic", "label_codes", "resolve_labels"]
@@ -181,44 +187,6 @@ def fit_logistic(
 # ----------------------------------------------------------------------------
 
 
-def _folds(codes: np.ndarray, groups: np.ndarray | None, cv: int, seed: int) -> list[np.ndarray]:
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    if cv < 2:
-        raise ValueError(f"cv must be at least 2; got {cv}")
-    counts = np.bincount(codes)
-    if groups is None:
-        if counts.min() < cv:
-            raise ValueError(
-                f"cv={cv} folds need at least {cv} rows of every label; the rarest has {counts.min()}. "
-                "Lower cv or drop rare labels."
-            )
-        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
-        splits = splitter.split(np.zeros(len(codes)), codes)
-    else:
-        n_groups = len(pd.unique(groups))
-        if n_groups < cv:
-            raise ValueError(f"cv={cv} folds need at least {cv} groups; there are {n_groups}")
-        splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=seed)
-        splits = splitter.split(np.zeros(len(codes)), codes, groups)
-    return [test for _, test in splits]
-
-
-def _resolve_groups(data: LatentSpace | LayerStack, groups: Any) -> tuple[np.ndarray | None, str | None]:
-    if groups is None or groups is False:
-        return None, None
-    if isinstance(groups, str):
-        if groups == "auto":
-            return (data.labels("context"), "context") if "context" in data.meta.columns else (None, None)
-        if groups not in data.meta.columns:
-            raise KeyError(f"no column {groups!r} to group folds by; columns are {list(data.meta.columns)}")
-        return data.labels(groups), groups
-    array = np.asarray(groups, dtype=object)
-    if array.shape != (data.n,):
-        raise ValueError(f"groups must have one entry per row ({data.n}); got shape {array.shape}")
-    return array, "array"
-
-
 def _macro_f1(pred: torch.Tensor, codes: torch.Tensor, test: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Macro-F1 over the classes present in truth or prediction, per (layer, fold).
 
@@ -358,8 +326,8 @@ def probe_sweep(
     stack = data if isinstance(data, LayerStack) else LayerStack({data.provenance.get("layer", 0): data})
     labels = resolve_labels(stack, by, tier=tier)
     classes, codes = label_codes(labels)
-    group_values, group_name = _resolve_groups(stack, groups)
-    tests = _folds(codes, group_values, cv, seed)
+    group_values, group_name = resolve_groups(stack, groups)
+    tests = cv_folds(codes, group_values, cv, seed)
     device = resolve_device(device)
 
     n, n_classes, n_folds = stack.n, len(classes), len(tests)
